@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '@palisade/idp';
+import { configCheck } from './commands/config-check.js';
+import { demo } from './commands/demo.js';
+import { hashPassword } from './commands/hash-password.js';
+import { keysRotate } from './commands/keys-rotate.js';
+import { closeOnSignal, serveIdp } from './commands/serve.js';
+
+const USAGE = `usage: palisade <command>
+
+  demo                         start the whole demo domain (examples/demo/palisade.yaml)
+  idp --config FILE            start the identity provider
+  config check FILE            validate a configuration file without starting
+  keys rotate --config FILE    generate new signing keys; old ones stay published until their tokens expire
+  hash-password                read a password on stdin, print its argon2id hash
+`;
+
+/** The `palisade` command line. Returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, sub, arg] = positionals;
+  try {
+    if (values.help || command === undefined || command === 'help') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (command === 'demo') return await demo();
+    if (command === 'idp') {
+      if (!values.config) throw new UsageError('palisade idp --config FILE');
+      const running = await serveIdp(loadConfigFile(values.config));
+      closeOnSignal(running);
+      process.stdout.write(`Palisade IdP listening at ${Object.values(running.urls)[0]}\n`);
+      return 0;
+    }
+    if (command === 'config' && sub === 'check') return configCheck(arg ?? values.config);
+    if (command === 'keys' && sub === 'rotate') return await keysRotate(values.config ?? arg);
+    if (command === 'hash-password') return await hashPassword();
+    throw new UsageError(USAGE);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+class UsageError extends Error {}

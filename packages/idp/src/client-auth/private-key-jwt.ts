@@ -1,0 +1,64 @@
+import { InvalidClient } from '@palisade/core';
+import { decodeJwt, jwtVerify } from 'jose';
+import { DEFAULTS } from '../config/defaults.js';
+import type { IdpContext } from '../context.js';
+import type { Client } from '../realm.js';
+
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Asymmetric only: HS* would let anyone holding the public key forge (RFC 8725 §3.1); `none` never. */
+const ASSERTION_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+/** Assertions living longer than this are refused, which also bounds the replay cache. */
+const MAX_ASSERTION_LIFETIME = 300;
+
+/**
+ * private_key_jwt (RFC 7523 §3, OIDC Core §9): the client signs a short JWT
+ * with `iss` = `sub` = its client_id, `aud` = this server, a unique `jti`.
+ * Each `jti` is accepted once (SECURITY T11), through the store's replay cache
+ * so it holds across restarts and nodes.
+ */
+export async function verifyClientAssertion(
+  ctx: IdpContext,
+  body: URLSearchParams,
+  assertion: string,
+  bodyClientId: string | undefined,
+  endpoint: string,
+): Promise<Client> {
+  const fail = (detail: string) => InvalidClient('client authentication failed', detail);
+  if (body.get('client_assertion_type') !== JWT_BEARER) throw fail('unsupported client_assertion_type');
+  const unverifiedIss = peekIssuer(assertion);
+  const clientId = bodyClientId ?? unverifiedIss;
+  const client = clientId === undefined ? undefined : ctx.realm.clients.get(clientId);
+  if (!client?.jwks || !client.authMethods.has('private_key_jwt')) throw fail('client not registered for private_key_jwt');
+
+  const now = ctx.clock.now();
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(assertion, client.jwks, {
+      issuer: client.id,
+      subject: client.id,
+      // RFC 7523 §3 and RFC 9126 §2: the issuer identifier, or the endpoint the assertion was sent to.
+      audience: [ctx.realm.issuer, endpoint],
+      algorithms: ASSERTION_ALGORITHMS,
+      requiredClaims: ['exp', 'jti', 'iss', 'sub', 'aud'],
+      currentDate: new Date(now * 1000),
+      clockTolerance: DEFAULTS.clockSkew,
+    }));
+  } catch (error) {
+    throw fail(`assertion rejected: ${error instanceof Error ? error.name : 'unknown'}`);
+  }
+  const exp = payload.exp ?? now;
+  if (exp - now > MAX_ASSERTION_LIFETIME) throw fail('assertion lifetime too long');
+  const fresh = await ctx.store.insert('replay', `client_assertion:${client.id}:${payload.jti}`, {}, { expiresAt: exp + 30 });
+  if (!fresh) throw fail('assertion jti replayed');
+  return client;
+}
+
+/** The unverified `iss`, only to find which client's keys to verify with. */
+function peekIssuer(assertion: string): string | undefined {
+  try {
+    const { iss } = decodeJwt(assertion);
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}

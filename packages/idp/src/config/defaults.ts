@@ -1,0 +1,43 @@
+/**
+ * Every default in one place (docs/configuration.md mirrors this file).
+ * Lifetimes are in seconds.
+ */
+export const DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 9400 },
+  dataDir: './.palisade',
+  keys: {
+    /** The first algorithm signs access tokens; RS256 is kept for ID tokens (OpenID Connect Core §2 default). */
+    algorithms: ['ES256', 'RS256'] as const,
+    /** How often a running server re-reads keys from the store, so `palisade keys rotate` reaches it. */
+    reloadInterval: 30,
+  },
+  tokens: {
+    accessToken: 300,
+    idToken: 300,
+    /** FAPI 2.0 §5.3.2.1: at most 60 s. */
+    authorizationCode: 60,
+    /** Absolute lifetime of a refresh-token family (the grant). */
+    refreshToken: 14 * 24 * 3600,
+    /** An unused refresh token expires after this much idleness. */
+    refreshTokenIdle: 7 * 24 * 3600,
+  },
+  session: {
+    lifetime: 8 * 3600,
+    cookieName: 'palisade_session',
+  },
+  interaction: {
+    lifetime: 600,
+    cookieName: 'palisade_interaction',
+  },
+  login: {
+    /** Failed password or TOTP attempts per user before a temporary lock. */
+    maxFailures: 5,
+    lockout: 300,
+  },
+  http: {
+    /** Bodies above this are refused with 413 before any parsing (SECURITY J2). */
+    bodyLimit: 64 * 1024,
+  },
+  clockSkew: 30,
+  scopes: ['openid', 'profile', 'email', 'offline_access'],
+} as const;

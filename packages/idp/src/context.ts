@@ -1,0 +1,47 @@
+import type { Clock } from '@palisade/core';
+import type { Store } from '@palisade/store';
+import type { Keystore } from './keys/keystore.js';
+import type { Realm } from './realm.js';
+import type { TokenIssuer } from './tokens/issuer.js';
+
+/** Endpoint URLs, derived once from the issuer. */
+export interface Endpoints {
+  readonly authorization: string;
+  readonly token: string;
+  readonly userinfo: string;
+  readonly jwks: string;
+  readonly introspection: string;
+  readonly revocation: string;
+}
+
+/** What every endpoint, grant and interaction step works with. */
+export interface IdpContext {
+  readonly realm: Realm;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly keystore: Keystore;
+  readonly tokens: TokenIssuer;
+  readonly endpoints: Endpoints;
+}
+
+export const PATHS = {
+  authorization: '/authorize',
+  token: '/token',
+  userinfo: '/userinfo',
+  jwks: '/jwks',
+  introspection: '/introspect',
+  revocation: '/revoke',
+  interaction: '/interaction',
+} as const;
+
+export function endpointsFor(issuer: string): Endpoints {
+  const base = issuer.replace(/\/$/, '');
+  return {
+    authorization: base + PATHS.authorization,
+    token: base + PATHS.token,
+    userinfo: base + PATHS.userinfo,
+    jwks: base + PATHS.jwks,
+    introspection: base + PATHS.introspection,
+    revocation: base + PATHS.revocation,
+  };
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { AUTH_METHODS } from '../config/schema.js';
+import { PATHS, type IdpContext } from '../context.js';
+import { GRANTS } from './token.js';
+
+/**
+ * Authorization server metadata (RFC 8414 §2) and OpenID Provider metadata
+ * (OIDC Discovery §3): one document served at both well-known URIs.
+ */
+export function metadata(ctx: IdpContext): Record<string, unknown> {
+  const { realm, endpoints } = ctx;
+  const algorithms = realm.config.keys.algorithms;
+  return {
+    issuer: realm.issuer,
+    authorization_endpoint: endpoints.authorization,
+    token_endpoint: endpoints.token,
+    userinfo_endpoint: endpoints.userinfo,
+    jwks_uri: endpoints.jwks,
+    introspection_endpoint: endpoints.introspection,
+    revocation_endpoint: endpoints.revocation,
+    scopes_supported: realm.scopesSupported,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: [...GRANTS.keys()],
+    code_challenge_methods_supported: ['S256'],
+    token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+    introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
+    revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [...algorithms],
+    userinfo_signing_alg_values_supported: [],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'acr', 'amr', 'azp', 'sid', 'name', 'preferred_username', 'email', 'email_verified'],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    prompt_values_supported: ['none', 'login', 'consent'],
+    // RFC 9207 §3: every authorization response carries `iss` (SECURITY A11).
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+export function discoveryEndpoints(app: FastifyInstance, ctx: IdpContext): void {
+  const document = metadata(ctx);
+  const serve = async () => document;
+  app.get('/.well-known/openid-configuration', serve);
+  app.get('/.well-known/oauth-authorization-server', serve);
+  app.get(PATHS.jwks, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(ctx.keystore.jwks));
+}

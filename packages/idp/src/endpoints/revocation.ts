@@ -1,0 +1,48 @@
+import { InvalidRequest, sha256 } from '@palisade/core';
+import type { FastifyInstance } from 'fastify';
+import { decodeJwt } from 'jose';
+import { authenticateClient } from '../client-auth/authenticate.js';
+import { PATHS, type IdpContext } from '../context.js';
+import { formBody, readParams } from '../http/params.js';
+import { noStore, sendError } from '../http/responses.js';
+import type { AccessTokenRecord, RefreshTokenRecord } from '../tokens/model.js';
+import { revokeGrant } from '../tokens/revoke-grant.js';
+
+/**
+ * Token revocation (RFC 7009). Revoking a refresh token revokes its whole
+ * grant, access tokens included (§2.1). A token that is unknown, already
+ * invalid, or belongs to another client gets the same 200 and changes
+ * nothing (§2.2), so the endpoint is no oracle for other clients' tokens.
+ */
+export function revocationEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+  app.post(PATHS.revocation, async (request, reply) => {
+    try {
+      const body = formBody(request);
+      const { client } = await authenticateClient(ctx, request, body, ctx.endpoints.revocation);
+      const { token } = readParams(body, ['token', 'token_type_hint']);
+      if (token === undefined) throw InvalidRequest('token is required');
+
+      const refresh = await ctx.store.find<RefreshTokenRecord>('refresh_token', sha256(token));
+      if (refresh && refresh.value.clientId === client.id) {
+        await revokeGrant(ctx.store, refresh.value.grantId);
+      } else if (!refresh) {
+        const jti = jtiOf(token);
+        const record = jti === undefined ? undefined : await ctx.store.find<AccessTokenRecord>('access_token', jti);
+        if (record && jti !== undefined && record.value.clientId === client.id) await ctx.store.delete('access_token', jti);
+      }
+      return noStore(reply).code(200).send();
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+}
+
+/** The `jti` of something shaped like a JWT; the store record decides whether it is ours. */
+function jtiOf(token: string): string | undefined {
+  try {
+    const { jti } = decodeJwt(token);
+    return typeof jti === 'string' ? jti : undefined;
+  } catch {
+    return undefined;
+  }
+}

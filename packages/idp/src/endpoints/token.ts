@@ -1,0 +1,35 @@
+import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '@palisade/core';
+import type { FastifyInstance } from 'fastify';
+import { authenticateClient } from '../client-auth/authenticate.js';
+import { PATHS, type IdpContext } from '../context.js';
+import { authorizationCodeGrant } from '../grants/authorization-code.js';
+import { clientCredentialsGrant } from '../grants/client-credentials.js';
+import type { GrantHandler } from '../grants/grant.js';
+import { refreshTokenGrant } from '../grants/refresh-token.js';
+import { formBody, readParams } from '../http/params.js';
+import { noStore, sendError } from '../http/responses.js';
+
+/** Grant types by their wire name. Password and implicit do not exist here (OAuth 2.1 §10, SECURITY T13). */
+export const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
+  [authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant].map((g) => [g.grantType, g as GrantHandler]),
+);
+
+/** The token endpoint (OAuth 2.1 §3.2): authenticate the client, then hand over to its grant. */
+export function tokenEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+  app.post(PATHS.token, async (request, reply) => {
+    try {
+      const body = formBody(request);
+      const client = (await authenticateClient(ctx, request, body, ctx.endpoints.token)).client;
+      const { grant_type: grantType } = readParams(body, ['grant_type']);
+      if (grantType === undefined) throw InvalidRequest('grant_type is required');
+      const grant = GRANTS.get(grantType);
+      if (!grant) throw UnsupportedGrantType('the grant type is not supported');
+      if (!client.grantTypes.has(grantType as never)) throw UnauthorizedClient('the client may not use this grant type');
+      const params = readParams(body, grant.parameters);
+      const response = await grant.handle(ctx, client, params, body);
+      return noStore(reply).send(response);
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+}

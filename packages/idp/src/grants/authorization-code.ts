@@ -1,0 +1,55 @@
+import { InvalidGrant, InvalidTarget, sha256 } from '@palisade/core';
+import { checkCodeVerifier } from '../checks/pkce.js';
+import type { AuthorizationCodeRecord, Grant } from '../tokens/model.js';
+import { revokeGrant } from '../tokens/revoke-grant.js';
+import type { GrantHandler } from './grant.js';
+import { issueForGrant } from './issue-for-grant.js';
+
+const parameters = ['code', 'redirect_uri', 'code_verifier', 'resource'] as const;
+
+/**
+ * OAuth 2.1 §4.1.3. Every check that proves the caller holds the code
+ * legitimately (client, PKCE verifier, redirect URI) runs before the code is
+ * consumed, so a replay by someone without the verifier cannot revoke the
+ * victim's tokens (SECURITY T2). A second legitimate redemption revokes the
+ * whole grant, tokens included (SECURITY T1); of two racing redemptions
+ * exactly one wins (T3), through the store's atomic consume.
+ */
+export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> = {
+  grantType: 'authorization_code',
+  parameters,
+  async handle(ctx, client, params) {
+    if (params.code === undefined) throw InvalidGrant('code is required');
+    const id = sha256(params.code);
+    const found = await ctx.store.find<AuthorizationCodeRecord>('authorization_code', id);
+    if (!found) throw InvalidGrant('the code is invalid or expired');
+    const code = found.value;
+    if (code.clientId !== client.id) throw InvalidGrant('the code was issued to another client');
+    checkCodeVerifier(params.code_verifier, code.codeChallenge);
+    if (code.redirectUri !== null && params.redirect_uri !== code.redirectUri) {
+      throw InvalidGrant('redirect_uri does not match the authorization request');
+    }
+
+    const consumed = await ctx.store.consume<AuthorizationCodeRecord>('authorization_code', id);
+    if (!consumed?.first) {
+      // OAuth 2.1 §4.1.3: revoke every token already issued from this code.
+      await revokeGrant(ctx.store, code.grantId);
+      throw InvalidGrant('the code was already used');
+    }
+    const grantRecord = await ctx.store.find<Grant>('grant', code.grantId);
+    if (!grantRecord) throw InvalidGrant('the grant was revoked');
+    const grant = grantRecord.value;
+    // RFC 8707 §2.2: the token request may only repeat the authorized resource.
+    if (params.resource !== undefined && params.resource !== grant.resource) {
+      throw InvalidTarget('resource was not part of the authorization request');
+    }
+    return issueForGrant(ctx, {
+      client,
+      grantId: code.grantId,
+      grant,
+      grantExpiresAt: grantRecord.expiresAt ?? ctx.clock.now(),
+      scope: grant.scope,
+      nonce: code.nonce,
+    });
+  },
+};

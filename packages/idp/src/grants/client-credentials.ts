@@ -1,0 +1,40 @@
+import { InvalidScope } from '@palisade/core';
+import { splitScope } from '../http/params.js';
+import { audienceFor, checkResource } from '../checks/resource.js';
+import { checkScope } from '../checks/scope.js';
+import type { GrantHandler } from './grant.js';
+
+const parameters = ['scope', 'resource'] as const;
+/** Scopes that only mean something when a person is present. */
+const USER_ONLY_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email']);
+
+/**
+ * OAuth 2.1 §4.2: an autonomous agent gets a token in its own name
+ * (`sub` = its client_id). No refresh token (§4.2.3); scope limited to what
+ * the client is registered for (SECURITY T14).
+ */
+export const clientCredentialsGrant: GrantHandler<(typeof parameters)[number]> = {
+  grantType: 'client_credentials',
+  parameters,
+  async handle(ctx, client, params, body) {
+    const requested = splitScope(params.scope);
+    if (requested.some((scope) => USER_ONLY_SCOPES.has(scope))) {
+      throw InvalidScope('user scopes cannot be granted to client_credentials');
+    }
+    const scope = requested.length > 0 ? checkScope(client, requested) : [...client.defaultScopes];
+    const resource = checkResource(ctx.realm, client, body.getAll('resource'));
+    const access = await ctx.tokens.accessToken({
+      client,
+      sub: client.id,
+      audience: audienceFor(ctx.realm, client, resource),
+      scope,
+      grantId: null,
+    });
+    return {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      ...(scope.length > 0 ? { scope: scope.join(' ') } : {}),
+    };
+  },
+};

@@ -1,0 +1,38 @@
+import type { IdpContext } from '../context.js';
+import type { Client } from '../realm.js';
+import type { Grant, TokenResponse } from '../tokens/model.js';
+import { audienceFor } from '../checks/resource.js';
+
+/**
+ * The token response for a user grant (authorization code, refresh): an
+ * access token for the grant's resource, an ID token when `openid` was
+ * granted, and a rotated refresh token when the client may refresh.
+ */
+export async function issueForGrant(
+  ctx: IdpContext,
+  input: { client: Client; grantId: string; grant: Grant; grantExpiresAt: number; scope: readonly string[]; nonce?: string | undefined },
+): Promise<TokenResponse> {
+  const { client, grant, grantId, scope } = input;
+  const access = await ctx.tokens.accessToken({
+    client,
+    sub: grant.sub,
+    audience: audienceFor(ctx.realm, client, grant.resource),
+    scope,
+    grantId,
+    authentication: { authTime: grant.authTime, acr: grant.acr, amr: grant.amr },
+  });
+  const response: TokenResponse = {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: scope.join(' '),
+  };
+  if (client.grantTypes.has('refresh_token')) {
+    response.refresh_token = await ctx.tokens.refreshToken(grantId, client.id, input.grantExpiresAt);
+  }
+  const user = ctx.realm.usersBySub.get(grant.sub);
+  if (scope.includes('openid') && user) {
+    response.id_token = await ctx.tokens.idToken({ client, user, grant, nonce: input.nonce, accessToken: access.token });
+  }
+  return response;
+}

@@ -1,0 +1,33 @@
+import { type OAuthError, toOAuthError } from '@palisade/core';
+import type { FastifyReply } from 'fastify';
+
+/** OAuth 2.1 §3.2.3: token responses are never cached. */
+export function noStore(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+/**
+ * The one JSON error serializer for back-channel endpoints (RFC 6749 §5.2).
+ * Unknown failures become `server_error`; the private detail goes to the log only.
+ */
+export function sendError(reply: FastifyReply, thrown: unknown): FastifyReply {
+  const error: OAuthError = toOAuthError(thrown);
+  if (error.status >= 500) reply.log.error({ err: error.detail }, 'request failed');
+  else reply.log.info({ error: error.error, detail: error.detail }, 'request refused');
+  if (error.error === 'invalid_client') {
+    // RFC 6749 §5.2: a 401 invalid_client carries a WWW-Authenticate challenge.
+    reply.header('www-authenticate', 'Basic realm="palisade", charset="UTF-8"');
+  }
+  return noStore(reply).code(error.status).type('application/json').send(error.toJSON());
+}
+
+/**
+ * RFC 6750 §3: errors at a protected endpoint (userinfo) go in WWW-Authenticate.
+ * §3.1: a request without any token gets the bare challenge, no error code.
+ */
+export function sendBearerError(reply: FastifyReply, error: OAuthError | undefined): FastifyReply {
+  const challenge = error ? `Bearer realm="palisade", error="${error.error}", error_description="${error.description}"` : 'Bearer realm="palisade"';
+  noStore(reply).header('www-authenticate', challenge);
+  if (!error) return reply.code(401).send();
+  return reply.code(error.status).type('application/json').send(error.toJSON());
+}

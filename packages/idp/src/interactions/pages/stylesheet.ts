@@ -1,0 +1,27 @@
+/** The one stylesheet of the server-rendered pages, served from /assets/palisade.css (CSP style-src 'self'). */
+export const STYLESHEET = `
+:root { --ink: #1b2430; --muted: #5b6675; --line: #d7dde5; --accent: #1f5fbf; --accent-ink: #fff; --bg: #f3f5f8; --danger: #b3261e; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--bg); }
+.topbar { display: flex; justify-content: space-between; align-items: center; padding: 14px 28px; background: #0f1b2d; color: #e8eef7; }
+.brand { font-weight: 700; letter-spacing: .04em; }
+.realm { color: #a9b7cc; font-size: 13px; }
+.card { max-width: 440px; margin: 48px auto 16px; background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 32px; box-shadow: 0 2px 10px rgba(15, 27, 45, .06); }
+h1 { font-size: 21px; margin: 0 0 6px; }
+.lead { color: var(--muted); margin: 0 0 22px; }
+.client { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin: 0 0 20px; background: #fafbfc; }
+.client strong { display: block; }
+.client code, code { font-size: 13px; color: var(--muted); }
+label { display: block; font-weight: 600; margin: 14px 0 6px; }
+input[type=text], input[type=password] { width: 100%; padding: 10px 12px; border: 1px solid #b9c2cf; border-radius: 6px; font: inherit; }
+input:focus, button:focus { outline: 3px solid #9dbcf0; outline-offset: 1px; }
+.actions { display: flex; gap: 12px; margin-top: 24px; }
+button { flex: 1; padding: 11px 14px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-ink); font: inherit; font-weight: 600; cursor: pointer; }
+button.secondary { background: #fff; color: var(--ink); border-color: #b9c2cf; }
+.error { border-left: 4px solid var(--danger); background: #fdf1f0; padding: 10px 14px; border-radius: 4px; margin-bottom: 16px; }
+ul.scopes { list-style: none; padding: 0; margin: 0; }
+ul.scopes li { padding: 10px 0; border-bottom: 1px solid var(--line); }
+ul.scopes li:last-child { border-bottom: 0; }
+.scope-name { font-size: 12px; color: var(--muted); font-family: ui-monospace, monospace; }
+.foot { text-align: center; color: var(--muted); font-size: 12px; margin: 8px auto 40px; max-width: 440px; }
+`;

@@ -1,0 +1,87 @@
+import type { Client, ResourceServer } from '../../realm.js';
+import { html, layout, type SafeHtml } from './html.js';
+
+/** Words for the consent page; unknown scopes are shown by name. */
+const SCOPE_WORDS: Readonly<Record<string, string>> = {
+  openid: 'Sign you in with your company identity',
+  profile: 'See your name and username',
+  email: 'See your email address',
+  offline_access: 'Keep access while you are away (refresh tokens)',
+  'tools.access': 'Use internal tools on your behalf, within what each request names',
+};
+
+/** SECURITY S4: the client is shown by name, id and where it will send you, never by a name it chose per request. */
+function clientCard(client: Client, redirectUri: string): SafeHtml {
+  return html`<div class="client"><strong>${client.name}</strong><code>client ${client.id} · returns to ${new URL(redirectUri).host}</code></div>`;
+}
+
+function errorBox(message: string | undefined): SafeHtml | undefined {
+  return message ? html`<div class="error" role="alert">${message}</div>` : undefined;
+}
+
+export function loginPage(input: { action: string; csrf: string; client: Client; redirectUri: string; error?: string; username?: string }): string {
+  return layout(
+    'Sign in',
+    html`<h1>Sign in</h1>
+<p class="lead">to continue to</p>
+${clientCard(input.client, input.redirectUri)}
+${errorBox(input.error)}
+<form method="post" action="${input.action}">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${input.username ?? ''}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<div class="actions"><button type="submit">Sign in</button></div>
+</form>`,
+  );
+}
+
+export function totpPage(input: { action: string; csrf: string; client: Client; redirectUri: string; error?: string }): string {
+  return layout(
+    'Verify it is you',
+    html`<h1>Two-step verification</h1>
+<p class="lead">Enter the 6-digit code from your authenticator app.</p>
+${clientCard(input.client, input.redirectUri)}
+${errorBox(input.error)}
+<form method="post" action="${input.action}">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<label for="code">Verification code</label>
+<input id="code" name="code" type="text" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required autofocus>
+<div class="actions"><button type="submit">Verify</button></div>
+</form>`,
+  );
+}
+
+export function consentPage(input: {
+  action: string;
+  csrf: string;
+  client: Client;
+  redirectUri: string;
+  username: string;
+  scope: readonly string[];
+  resource: ResourceServer | undefined;
+}): string {
+  const items = input.scope.map(
+    (scope) => html`<li>${SCOPE_WORDS[scope] ?? `Use the ${scope} permission`}<div class="scope-name">${scope}</div></li>`,
+  );
+  return layout(
+    'Allow access',
+    html`<h1>Allow access?</h1>
+<p class="lead">Signed in as <strong>${input.username}</strong>. This application asks to:</p>
+${clientCard(input.client, input.redirectUri)}
+<ul class="scopes">${items}</ul>
+${input.resource ? html`<p>Access will be limited to <strong>${input.resource.name}</strong> <code>${input.resource.audience}</code>.</p>` : undefined}
+<form method="post" action="${input.action}">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<div class="actions">
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+<button type="submit" name="decision" value="allow">Allow</button>
+</div>
+</form>`,
+  );
+}
+
+export function errorPage(title: string, message: string): string {
+  return layout(title, html`<h1>${title}</h1><div class="error" role="alert">${message}</div><p class="lead">Return to the application and try again. If this keeps happening, contact your administrator.</p>`);
+}

@@ -1,0 +1,75 @@
+import type { FastifyReply } from 'fastify';
+import { PATHS, type IdpContext } from '../context.js';
+import { redirectToClient } from './authorization-response.js';
+import { issueAuthorizationCode } from './issue-code.js';
+import type { Consent, Interaction, Session } from './model.js';
+
+export function interactionPath(id: string): string {
+  return `${PATHS.interaction}/${id}`;
+}
+
+export function needsLogin(ctx: IdpContext, interaction: Interaction, session: Session | undefined): boolean {
+  if (!session) return true;
+  const { prompt, maxAge } = interaction.request;
+  if (interaction.loginDone) return false;
+  if (prompt.includes('login')) return true;
+  // OIDC Core §3.1.2.1: max_age bounds how long ago the user actively authenticated.
+  return maxAge !== undefined && ctx.clock.now() - session.authTime > maxAge;
+}
+
+async function needsConsent(ctx: IdpContext, interaction: Interaction, session: Session): Promise<boolean> {
+  const { request } = interaction;
+  const client = ctx.realm.clients.get(request.clientId);
+  if (!client?.requireConsent) return false;
+  if (request.prompt.includes('consent')) return true;
+  // SECURITY S3: consent is remembered per user and per client, never shared between clients.
+  const stored = (await ctx.store.find<Consent>('consent', consentId(session.sub, client.id)))?.value;
+  if (!stored) return true;
+  const scopeCovered = request.scope.every((s) => stored.scope.includes(s));
+  const resourceCovered = request.resource === undefined || stored.resources.includes(request.resource);
+  return !(scopeCovered && resourceCovered);
+}
+
+export function consentId(sub: string, clientId: string): string {
+  return `${sub}\u0000${clientId}`;
+}
+
+/**
+ * Decides the next step of an authorization request: a page for the user
+ * (login, TOTP, consent) or the final redirect to the client. `prompt=none`
+ * never shows a page (OIDC Core §3.1.2.1): it fails with login_required or
+ * consent_required instead.
+ */
+export async function resume(
+  ctx: IdpContext,
+  reply: FastifyReply,
+  id: string,
+  interaction: Interaction,
+  session: Session | undefined,
+  options: { consentGiven?: boolean } = {},
+): Promise<FastifyReply> {
+  const { request } = interaction;
+  const silent = request.prompt.includes('none');
+  if (needsLogin(ctx, interaction, session) || !session) {
+    if (silent) return finish(ctx, reply, id, interaction, { error: 'login_required' });
+    return reply.redirect(interactionPath(id), 303);
+  }
+  if (!options.consentGiven && (await needsConsent(ctx, interaction, session))) {
+    if (silent) return finish(ctx, reply, id, interaction, { error: 'consent_required' });
+    return reply.redirect(interactionPath(id), 303);
+  }
+  const code = await issueAuthorizationCode(ctx, request, session);
+  return finish(ctx, reply, id, interaction, { code });
+}
+
+/** Ends the interaction (it is single-use) and sends the browser back to the client. */
+export async function finish(
+  ctx: IdpContext,
+  reply: FastifyReply,
+  id: string,
+  interaction: Interaction,
+  result: { code: string } | { error: string; error_description?: string },
+): Promise<FastifyReply> {
+  await ctx.store.delete('interaction', id);
+  return redirectToClient(reply, ctx.realm.issuer, interaction.request, result);
+}

@@ -1,0 +1,58 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PATHS, type IdpContext } from '../context.js';
+import { checkFormPost, loadInteraction } from './guard.js';
+import { handleConsent } from './consent.js';
+import { handleLogin } from './login.js';
+import { consentPage, loginPage, totpPage } from './pages/templates.js';
+import { STYLESHEET } from './pages/stylesheet.js';
+import { currentSession } from './session.js';
+import { handleTotp } from './totp.js';
+import { interactionPath, needsLogin } from './resume.js';
+import type { LoadedInteraction } from './guard.js';
+
+type InteractionRequest = FastifyRequest<{ Params: { id: string } }>;
+type Step = (ctx: IdpContext, request: InteractionRequest, reply: FastifyReply, loaded: LoadedInteraction) => Promise<FastifyReply>;
+
+/** The page this interaction needs now: TOTP if a password was accepted, login if no usable session, else consent. */
+async function showPage(ctx: IdpContext, request: InteractionRequest, reply: FastifyReply, { id, interaction }: LoadedInteraction) {
+  const client = ctx.realm.clients.get(interaction.request.clientId);
+  if (!client) return reply.code(400).send();
+  const common = { action: '', csrf: interaction.csrf, client, redirectUri: interaction.request.redirectUri };
+  const page = (body: string) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+  if (interaction.pendingSub) return page(totpPage({ ...common, action: `${interactionPath(id)}/totp` }));
+  const session = await currentSession(ctx, request);
+  if (!session || needsLogin(ctx, interaction, session)) return page(loginPage({ ...common, action: `${interactionPath(id)}/login` }));
+  const user = ctx.realm.usersBySub.get(session.sub);
+  return page(
+    consentPage({
+      ...common,
+      action: `${interactionPath(id)}/consent`,
+      username: user?.username ?? session.sub,
+      scope: interaction.request.scope,
+      resource: interaction.request.resource ? ctx.realm.resourceServers.get(interaction.request.resource) : undefined,
+    }),
+  );
+}
+
+/** Every POST step runs behind the same checks: the interaction is live, bound to this browser, and the form is genuine. */
+function formStep(ctx: IdpContext, step: Step) {
+  return async (request: InteractionRequest, reply: FastifyReply) => {
+    const loaded = await loadInteraction(ctx, request, reply);
+    if (!loaded) return reply;
+    if (!checkFormPost(ctx, request, reply, loaded.interaction)) return reply;
+    return step(ctx, request, reply, loaded);
+  };
+}
+
+export function interactionRoutes(app: FastifyInstance, ctx: IdpContext): void {
+  app.get('/assets/palisade.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+  );
+  app.get(`${PATHS.interaction}/:id`, async (request: InteractionRequest, reply) => {
+    const loaded = await loadInteraction(ctx, request, reply);
+    return loaded ? showPage(ctx, request, reply, loaded) : reply;
+  });
+  app.post(`${PATHS.interaction}/:id/login`, formStep(ctx, handleLogin));
+  app.post(`${PATHS.interaction}/:id/totp`, formStep(ctx, handleTotp));
+  app.post(`${PATHS.interaction}/:id/consent`, formStep(ctx, handleConsent));
+}

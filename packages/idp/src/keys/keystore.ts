@@ -1,0 +1,131 @@
+import type { Clock } from '@palisade/core';
+import type { Store } from '@palisade/store';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JWK,
+  type KeyObject,
+} from 'jose';
+import type { SigningAlgorithm } from '../config/schema.js';
+
+type SigningKeyMaterial = CryptoKey | KeyObject | Uint8Array;
+
+export interface StoredSigningKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  status: 'active' | 'retired';
+  privateJwk: JWK;
+  publicJwk: JWK;
+  createdAt: number;
+}
+
+export interface ActiveKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly key: SigningKeyMaterial;
+}
+
+const MODULUS_LENGTH = 2048;
+
+async function generate(alg: SigningAlgorithm, now: number): Promise<StoredSigningKey> {
+  const options = alg === 'RS256' || alg === 'PS256' ? { extractable: true, modulusLength: MODULUS_LENGTH } : { extractable: true };
+  const { privateKey, publicKey } = await generateKeyPair(alg, options);
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return {
+    kid,
+    alg,
+    status: 'active',
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg },
+    publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
+    createdAt: now,
+  };
+}
+
+/**
+ * Signing keys live in the store, so every restart and every node signs with
+ * the same keys. One active key per configured algorithm; retired keys stay
+ * published until every token they signed has expired.
+ */
+export class Keystore {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #algorithms: readonly SigningAlgorithm[];
+  /** How long a retired key stays published: the longest JWT lifetime plus skew. */
+  readonly #retention: number;
+  #active = new Map<SigningAlgorithm, ActiveKey>();
+  #jwks: { keys: JWK[] } = { keys: [] };
+
+  constructor(store: Store, clock: Clock, algorithms: readonly SigningAlgorithm[], retention: number) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#algorithms = algorithms;
+    this.#retention = retention;
+  }
+
+  /** Generates any missing active key, then loads all keys. Call at start-up. */
+  async initialize(): Promise<void> {
+    const stored = await this.#stored();
+    for (const alg of this.#algorithms) {
+      if (!stored.some((k) => k.alg === alg && k.status === 'active')) {
+        const key = await generate(alg, this.#clock.now());
+        // insert, not upsert: when two nodes start at once, both keys are kept and the newest wins.
+        await this.#store.insert('signing_key', key.kid, key, { expiresAt: null });
+      }
+    }
+    await this.reload();
+  }
+
+  /** Re-reads keys from the store (another process may have rotated them). */
+  async reload(): Promise<void> {
+    const stored = await this.#stored();
+    const active = new Map<SigningAlgorithm, ActiveKey>();
+    for (const key of stored) {
+      if (key.status !== 'active' || !this.#algorithms.includes(key.alg)) continue;
+      // Newest active key per algorithm signs; list() is oldest first.
+      active.set(key.alg, { kid: key.kid, alg: key.alg, key: await importJWK(key.privateJwk, key.alg) });
+    }
+    this.#active = active;
+    this.#jwks = { keys: stored.map((k) => k.publicJwk) };
+  }
+
+  /**
+   * Retires the active key of each algorithm and generates a new one. Tokens
+   * signed by the old keys stay verifiable: the old public keys remain in the
+   * JWKS until `retention` seconds have passed.
+   */
+  async rotate(): Promise<string[]> {
+    const now = this.#clock.now();
+    const stored = await this.#stored();
+    const created: string[] = [];
+    for (const alg of this.#algorithms) {
+      const next = await generate(alg, now);
+      await this.#store.insert('signing_key', next.kid, next, { expiresAt: null });
+      created.push(next.kid);
+      for (const old of stored.filter((k) => k.alg === alg && k.status === 'active')) {
+        await this.#store.upsert('signing_key', old.kid, { ...old, status: 'retired' }, { expiresAt: now + this.#retention });
+      }
+    }
+    await this.reload();
+    return created;
+  }
+
+  /** The key that signs with `alg` now. */
+  signingKey(alg: SigningAlgorithm): ActiveKey {
+    const key = this.#active.get(alg);
+    if (!key) throw new Error(`no active signing key for ${alg}`);
+    return key;
+  }
+
+  /** The public JWK Set (RFC 7517 §5): active and retired-but-unexpired keys, never private parts. */
+  get jwks(): { keys: JWK[] } {
+    return this.#jwks;
+  }
+
+  async #stored(): Promise<StoredSigningKey[]> {
+    return (await this.#store.list<StoredSigningKey>('signing_key')).map((r) => r.value);
+  }
+}

@@ -1,0 +1,97 @@
+import { sha256 } from '@palisade/core';
+import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
+import type { ClientAuthMethod, GrantType, ParsedConfig, SigningAlgorithm } from './config/schema.js';
+
+export interface Client {
+  readonly id: string;
+  readonly name: string;
+  /** SHA-256 of the secret: secrets are high-entropy, so a fast hash and a constant-time compare suffice. */
+  readonly secretHash: string | undefined;
+  readonly authMethods: ReadonlySet<ClientAuthMethod>;
+  readonly isPublic: boolean;
+  readonly jwks: JWTVerifyGetKey | undefined;
+  readonly grantTypes: ReadonlySet<GrantType>;
+  readonly redirectUris: readonly string[];
+  readonly scopes: ReadonlySet<string>;
+  readonly defaultScopes: readonly string[];
+  readonly defaultResource: string | undefined;
+  readonly resources: ReadonlySet<string>;
+  readonly idTokenAlg: SigningAlgorithm;
+  readonly requireConsent: boolean;
+}
+
+export interface User {
+  readonly sub: string;
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly name: string;
+  readonly email: string | undefined;
+  readonly groups: readonly string[];
+  readonly totpSecret: string | undefined;
+}
+
+export interface ResourceServer {
+  readonly audience: string;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly clientId: string | undefined;
+}
+
+/**
+ * The configuration turned into what the protocol code looks things up in:
+ * clients by id, users by username and sub, resource servers by audience.
+ * Built once at start-up; secrets are hashed here and the plain values dropped.
+ */
+export class Realm {
+  readonly config: ParsedConfig;
+  readonly issuer: string;
+  readonly clients: ReadonlyMap<string, Client>;
+  readonly usersByName: ReadonlyMap<string, User>;
+  readonly usersBySub: ReadonlyMap<string, User>;
+  readonly resourceServers: ReadonlyMap<string, ResourceServer>;
+  readonly scopesSupported: readonly string[];
+
+  constructor(config: ParsedConfig) {
+    this.config = config;
+    this.issuer = config.issuer;
+    const allAudiences = config.resource_servers.map((r) => r.audience);
+    const idTokenDefault: SigningAlgorithm = config.keys.algorithms.includes('RS256') ? 'RS256' : (config.keys.algorithms[0] ?? 'ES256');
+    this.clients = new Map(
+      config.clients.map((c) => {
+        const authMethods = new Set([c.token_endpoint_auth_method].flat());
+        const client: Client = {
+          id: c.client_id,
+          name: c.name ?? c.client_id,
+          secretHash: c.client_secret === undefined ? undefined : sha256(c.client_secret),
+          authMethods,
+          isPublic: authMethods.has('none'),
+          jwks: c.jwks ? createLocalJWKSet({ keys: c.jwks.keys as JWK[] }) : undefined,
+          grantTypes: new Set(c.grant_types),
+          redirectUris: c.redirect_uris,
+          scopes: new Set(c.scopes),
+          defaultScopes: c.default_scopes,
+          defaultResource: c.default_resource,
+          resources: new Set(c.resources ?? allAudiences),
+          idTokenAlg: c.id_token_signed_response_alg ?? idTokenDefault,
+          requireConsent: c.require_consent,
+        };
+        return [client.id, client];
+      }),
+    );
+    const users: User[] = config.users.map((u) => ({
+      sub: u.sub ?? u.username,
+      username: u.username,
+      passwordHash: u.password_hash,
+      name: u.name,
+      email: u.email,
+      groups: u.groups,
+      totpSecret: u.totp_secret,
+    }));
+    this.usersByName = new Map(users.map((u) => [u.username, u]));
+    this.usersBySub = new Map(users.map((u) => [u.sub, u]));
+    this.resourceServers = new Map(
+      config.resource_servers.map((r) => [r.audience, { audience: r.audience, name: r.name, scopes: r.scopes, clientId: r.client_id }]),
+    );
+    this.scopesSupported = [...new Set([...config.scopes, ...config.resource_servers.flatMap((r) => r.scopes)])];
+  }
+}

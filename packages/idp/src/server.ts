@@ -1,0 +1,91 @@
+import { type Clock, systemClock } from '@palisade/core';
+import type { Store } from '@palisade/store';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { ParsedConfig } from './config/schema.js';
+import { endpointsFor, PATHS, type IdpContext } from './context.js';
+import { authorizationEndpoint } from './endpoints/authorize.js';
+import { discoveryEndpoints } from './endpoints/discovery.js';
+import { introspectionEndpoint } from './endpoints/introspection.js';
+import { revocationEndpoint } from './endpoints/revocation.js';
+import { tokenEndpoint } from './endpoints/token.js';
+import { userinfoEndpoint } from './endpoints/userinfo.js';
+import { createHttpApp, postOnly } from './http/app.js';
+import { interactionRoutes } from './interactions/routes.js';
+import { Keystore } from './keys/keystore.js';
+import { Realm } from './realm.js';
+import { TokenIssuer } from './tokens/issuer.js';
+
+export interface IdpOptions {
+  readonly config: ParsedConfig;
+  readonly store: Store;
+  readonly clock?: Clock;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+export interface Idp {
+  readonly app: FastifyInstance;
+  readonly context: IdpContext;
+  /** Listens on the configured (or given) address; returns the base URL. */
+  listen(address?: { host?: string; port?: number }): Promise<string>;
+  close(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * Assembles the identity provider: realm from config, keys from the store,
+ * and one module per endpoint. The returned app is ready for `inject` in
+ * tests or `listen` for real.
+ */
+export async function createIdp(options: IdpOptions): Promise<Idp> {
+  const { config, store } = options;
+  const clock = options.clock ?? systemClock;
+  const realm = new Realm(config);
+  const { lifetimes } = config;
+  const retention = Math.max(lifetimes.access_token, lifetimes.id_token) + 60;
+  const keystore = new Keystore(store, clock, config.keys.algorithms, retention);
+  await keystore.initialize();
+  const accessTokenAlg = config.keys.algorithms[0] ?? 'ES256';
+  const tokens = new TokenIssuer(
+    config.issuer,
+    store,
+    clock,
+    keystore,
+    {
+      accessToken: lifetimes.access_token,
+      idToken: lifetimes.id_token,
+      refreshToken: lifetimes.refresh_token,
+      refreshTokenIdle: lifetimes.refresh_token_idle,
+    },
+    accessTokenAlg,
+  );
+  const context: IdpContext = { realm, store, clock, keystore, tokens, endpoints: endpointsFor(config.issuer) };
+
+  const app = createHttpApp(options.logger);
+  discoveryEndpoints(app, context);
+  authorizationEndpoint(app, context);
+  interactionRoutes(app, context);
+  tokenEndpoint(app, context);
+  introspectionEndpoint(app, context);
+  revocationEndpoint(app, context);
+  userinfoEndpoint(app, context);
+  postOnly(app, [PATHS.token, PATHS.introspection, PATHS.revocation]);
+
+  const timers = [
+    setInterval(() => void keystore.reload().catch((e: unknown) => app.log.error({ err: String(e) }, 'key reload failed')), config.keys.reload_interval * 1000),
+    setInterval(() => void store.sweep().catch((e: unknown) => app.log.error({ err: String(e) }, 'sweep failed')), SWEEP_INTERVAL_MS),
+  ];
+  for (const timer of timers) timer.unref();
+
+  return {
+    app,
+    context,
+    async listen(address = {}) {
+      return app.listen({ host: address.host ?? config.listen.host, port: address.port ?? config.listen.port });
+    },
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      await app.close();
+    },
+  };
+}

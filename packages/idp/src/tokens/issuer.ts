@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { type Clock, InvalidToken, randomToken, sha256 } from '@palisade/core';
+import type { Store } from '@palisade/store';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import type { SigningAlgorithm } from '../config/schema.js';
+import type { Keystore } from '../keys/keystore.js';
+import type { Client, User } from '../realm.js';
+import type { AccessTokenClaims, AccessTokenRecord, Grant, RefreshTokenRecord } from './model.js';
+
+export interface Lifetimes {
+  readonly accessToken: number;
+  readonly idToken: number;
+  readonly refreshToken: number;
+  readonly refreshTokenIdle: number;
+}
+
+export interface AccessTokenRequest {
+  readonly client: Client;
+  readonly sub: string;
+  readonly audience: string;
+  readonly scope: readonly string[];
+  readonly grantId: string | null;
+  /** Present when a person authenticated (RFC 9068 §2.2.1). */
+  readonly authentication?: { readonly authTime: number; readonly acr: string; readonly amr: readonly string[] };
+}
+
+export interface IssuedAccessToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly expiresIn: number;
+}
+
+/** OpenID Connect Core §3.1.3.6: left half of the hash of the ASCII value, for SHA-256 based algorithms. */
+function halfHash(value: string, alg: SigningAlgorithm): string {
+  const digest = alg === 'ES384' ? 'sha384' : 'sha256';
+  const full = createHash(digest).update(value).digest();
+  return full.subarray(0, full.length / 2).toString('base64url');
+}
+
+/**
+ * Mints and checks every token the IdP issues: JWT access tokens (RFC 9068),
+ * ID tokens (OIDC Core §2) and opaque refresh tokens. Every access token gets
+ * a store record keyed by `jti`, so revocation and grant-family revocation
+ * make it introspect as inactive at once.
+ */
+export class TokenIssuer {
+  readonly #issuer: string;
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #keystore: Keystore;
+  readonly #lifetimes: Lifetimes;
+  readonly #accessTokenAlg: SigningAlgorithm;
+  #verificationKeys: JWTVerifyGetKey;
+  #verificationJwks: unknown;
+
+  constructor(issuer: string, store: Store, clock: Clock, keystore: Keystore, lifetimes: Lifetimes, accessTokenAlg: SigningAlgorithm) {
+    this.#issuer = issuer;
+    this.#store = store;
+    this.#clock = clock;
+    this.#keystore = keystore;
+    this.#lifetimes = lifetimes;
+    this.#accessTokenAlg = accessTokenAlg;
+    this.#verificationJwks = keystore.jwks;
+    this.#verificationKeys = createLocalJWKSet(keystore.jwks);
+  }
+
+  get lifetimes(): Lifetimes {
+    return this.#lifetimes;
+  }
+
+  async accessToken(request: AccessTokenRequest): Promise<IssuedAccessToken> {
+    const now = this.#clock.now();
+    const jti = randomToken(16);
+    const exp = now + this.#lifetimes.accessToken;
+    const { kid, alg, key } = this.#keystore.signingKey(this.#accessTokenAlg);
+    const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'jti' | 'iat' | 'exp'> = {
+      client_id: request.client.id,
+      ...(request.scope.length > 0 ? { scope: request.scope.join(' ') } : {}),
+      ...(request.authentication
+        ? { auth_time: request.authentication.authTime, acr: request.authentication.acr, amr: [...request.authentication.amr] }
+        : {}),
+    };
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
+      .setIssuer(this.#issuer)
+      .setSubject(request.sub)
+      .setAudience(request.audience)
+      .setJti(jti)
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .sign(key);
+    const record: AccessTokenRecord = { clientId: request.client.id, sub: request.sub, grantId: request.grantId };
+    await this.#store.insert('access_token', jti, record, {
+      expiresAt: exp,
+      ...(request.grantId ? { grantId: request.grantId } : {}),
+    });
+    return { token, jti, expiresIn: this.#lifetimes.accessToken };
+  }
+
+  async idToken(input: {
+    client: Client;
+    user: User;
+    grant: Grant;
+    nonce: string | undefined;
+    accessToken: string;
+  }): Promise<string> {
+    const now = this.#clock.now();
+    const { kid, alg, key } = this.#keystore.signingKey(input.client.idTokenAlg);
+    return new SignJWT({
+      auth_time: input.grant.authTime,
+      acr: input.grant.acr,
+      amr: [...input.grant.amr],
+      azp: input.client.id,
+      at_hash: halfHash(input.accessToken, alg),
+      ...(input.nonce ? { nonce: input.nonce } : {}),
+      ...(input.grant.sessionId ? { sid: input.grant.sessionId } : {}),
+    })
+      .setProtectedHeader({ alg, kid, typ: 'JWT' })
+      .setIssuer(this.#issuer)
+      .setSubject(input.user.sub)
+      .setAudience(input.client.id)
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.#lifetimes.idToken)
+      .sign(key);
+  }
+
+  /** A new opaque refresh token of a grant; expires when idle, never after the grant. */
+  async refreshToken(grantId: string, clientId: string, grantExpiresAt: number): Promise<string> {
+    const token = randomToken(32);
+    const record: RefreshTokenRecord = { grantId, clientId };
+    const expiresAt = Math.min(grantExpiresAt, this.#clock.now() + this.#lifetimes.refreshTokenIdle);
+    await this.#store.insert('refresh_token', sha256(token), record, { expiresAt, grantId });
+    return token;
+  }
+
+  /**
+   * Verifies a Palisade access token: signature by one of our keys with the
+   * algorithm the key declares, `typ: at+jwt` (RFC 9068 §4, so an ID token is
+   * never taken for one), issuer, lifetime, and that it was not revoked.
+   */
+  async verifyAccessToken(token: string): Promise<AccessTokenClaims> {
+    this.#refreshVerificationKeys();
+    let claims: AccessTokenClaims;
+    try {
+      const verified = await jwtVerify<AccessTokenClaims>(token, this.#verificationKeys, {
+        issuer: this.#issuer,
+        typ: 'at+jwt',
+        currentDate: new Date(this.#clock.now() * 1000),
+        requiredClaims: ['sub', 'aud', 'jti', 'exp', 'iat', 'client_id'],
+      });
+      claims = verified.payload;
+    } catch (error) {
+      const reason = error instanceof joseErrors.JOSEError ? error.code : 'malformed';
+      throw InvalidToken('the access token is invalid', reason);
+    }
+    const record = await this.#store.find<AccessTokenRecord>('access_token', claims.jti);
+    if (!record) throw InvalidToken('the access token is invalid', 'revoked or unknown jti');
+    return claims;
+  }
+
+  #refreshVerificationKeys(): void {
+    if (this.#verificationJwks !== this.#keystore.jwks) {
+      this.#verificationJwks = this.#keystore.jwks;
+      this.#verificationKeys = createLocalJWKSet(this.#keystore.jwks);
+    }
+  }
+}

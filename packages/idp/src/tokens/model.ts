@@ -1,0 +1,60 @@
+/**
+ * What the store keeps for each kind of grant artefact. Raw codes and refresh
+ * tokens are never stored: records are keyed by their SHA-256.
+ */
+
+/** An authorization a user (or, for client_credentials, nobody) gave a client. Tokens hang off it. */
+export interface Grant {
+  readonly clientId: string;
+  readonly sub: string;
+  readonly scope: readonly string[];
+  readonly resource: string | undefined;
+  readonly authTime: number;
+  readonly acr: string;
+  readonly amr: readonly string[];
+  readonly sessionId: string | undefined;
+}
+
+export interface AuthorizationCodeRecord {
+  readonly grantId: string;
+  readonly clientId: string;
+  /** The redirect_uri sent in the authorization request, or null if it was omitted. */
+  readonly redirectUri: string | null;
+  readonly codeChallenge: string;
+  readonly nonce: string | undefined;
+}
+
+export interface RefreshTokenRecord {
+  readonly grantId: string;
+  readonly clientId: string;
+}
+
+export interface AccessTokenRecord {
+  readonly clientId: string;
+  readonly sub: string;
+  readonly grantId: string | null;
+}
+
+/** Claims of a Palisade access token (RFC 9068 §2.2). */
+export interface AccessTokenClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly aud: string | string[];
+  readonly client_id: string;
+  readonly scope?: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly auth_time?: number;
+  readonly acr?: string;
+  readonly amr?: string[];
+}
+
+export type TokenResponse = {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
+  refresh_token?: string;
+  id_token?: string;
+};

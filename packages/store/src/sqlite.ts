@@ -1,0 +1,145 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Clock } from '@palisade/core';
+import { systemClock } from '@palisade/core';
+import Database from 'better-sqlite3';
+import type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
+
+interface Row {
+  kind: RecordKind;
+  id: string;
+  value: string;
+  grant_id: string | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+  created_at: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+  kind        TEXT    NOT NULL,
+  id          TEXT    NOT NULL,
+  value       TEXT    NOT NULL,
+  grant_id    TEXT,
+  expires_at  INTEGER,
+  consumed_at INTEGER,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_grant ON records (grant_id) WHERE grant_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+`;
+
+function toRecord<T>(row: Row): StoredRecord<T> {
+  return {
+    kind: row.kind,
+    id: row.id,
+    value: JSON.parse(row.value) as T,
+    grantId: row.grant_id,
+    expiresAt: row.expires_at,
+    consumedAt: row.consumed_at,
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * The embedded store: one SQLite file in the data directory, WAL mode.
+ * better-sqlite3 is synchronous, so every statement is atomic within the
+ * process; the conditional UPDATE in `consume` keeps it atomic across
+ * processes sharing the file too.
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #clock: Clock;
+  readonly #stmt;
+
+  constructor(filename: string, clock: Clock = systemClock) {
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
+    this.#db = new Database(filename);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec(SCHEMA);
+    this.#clock = clock;
+    const live = '(expires_at IS NULL OR expires_at > @now)';
+    this.#stmt = {
+      insert: this.#db.prepare(
+        `INSERT INTO records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
+         VALUES (@kind, @id, @value, @grantId, @expiresAt, NULL, @now)
+         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, grant_id = excluded.grant_id,
+           expires_at = excluded.expires_at, consumed_at = NULL, created_at = excluded.created_at
+         WHERE records.expires_at IS NOT NULL AND records.expires_at <= @now`,
+      ),
+      upsert: this.#db.prepare(
+        `INSERT INTO records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
+         VALUES (@kind, @id, @value, @grantId, @expiresAt, NULL, @now)
+         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, grant_id = excluded.grant_id,
+           expires_at = excluded.expires_at`,
+      ),
+      find: this.#db.prepare(`SELECT * FROM records WHERE kind = @kind AND id = @id AND ${live}`),
+      consume: this.#db.prepare(
+        `UPDATE records SET consumed_at = @now
+         WHERE kind = @kind AND id = @id AND consumed_at IS NULL AND ${live}`,
+      ),
+      delete: this.#db.prepare('DELETE FROM records WHERE kind = @kind AND id = @id'),
+      deleteByGrant: this.#db.prepare('DELETE FROM records WHERE grant_id = @grantId'),
+      list: this.#db.prepare(`SELECT * FROM records WHERE kind = @kind AND ${live} ORDER BY created_at, id`),
+      sweep: this.#db.prepare('DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= @now'),
+    };
+  }
+
+  async insert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<boolean> {
+    return this.#stmt.insert.run(this.#params(kind, id, value, options)).changes === 1;
+  }
+
+  async upsert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<void> {
+    this.#stmt.upsert.run(this.#params(kind, id, value, options));
+  }
+
+  async find<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined> {
+    const row = this.#stmt.find.get({ kind, id, now: this.#clock.now() }) as Row | undefined;
+    return row ? toRecord<T>(row) : undefined;
+  }
+
+  async consume<T>(kind: RecordKind, id: string): Promise<ConsumeResult<T> | undefined> {
+    const now = this.#clock.now();
+    const consumeOnce = this.#db.transaction(() => {
+      const first = this.#stmt.consume.run({ kind, id, now }).changes === 1;
+      const row = this.#stmt.find.get({ kind, id, now }) as Row | undefined;
+      return row ? { record: toRecord<T>(row), first } : undefined;
+    });
+    return consumeOnce.immediate();
+  }
+
+  async delete(kind: RecordKind, id: string): Promise<void> {
+    this.#stmt.delete.run({ kind, id });
+  }
+
+  async deleteByGrant(grantId: string): Promise<number> {
+    return this.#stmt.deleteByGrant.run({ grantId }).changes;
+  }
+
+  async list<T>(kind: RecordKind): Promise<StoredRecord<T>[]> {
+    const rows = this.#stmt.list.all({ kind, now: this.#clock.now() }) as Row[];
+    return rows.map((row) => toRecord<T>(row));
+  }
+
+  async sweep(): Promise<number> {
+    return this.#stmt.sweep.run({ now: this.#clock.now() }).changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #params<T>(kind: RecordKind, id: string, value: T, options: WriteOptions) {
+    return {
+      kind,
+      id,
+      value: JSON.stringify(value),
+      grantId: options.grantId ?? null,
+      expiresAt: options.expiresAt,
+      now: this.#clock.now(),
+    };
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The storage interface every adapter implements (SQLite embedded, PostgreSQL
+ * clustered). Protocol code sees only this: records of a kind, addressed by
+ * id, with an optional expiry and an optional grant they belong to.
+ *
+ * The atomic operations are what OAuth's one-time semantics need across
+ * processes and nodes: `consume` (codes, refresh tokens, request_uris,
+ * auth_req_ids are redeemable once) and `insert` returning false on a live
+ * duplicate (replay caches for client assertion and DPoP `jti`s).
+ *
+ * Handles that are bearer secrets (codes, refresh tokens, session cookies)
+ * are stored under their SHA-256, never raw.
+ */
+export type RecordKind =
+  | 'grant'
+  | 'authorization_code'
+  | 'access_token'
+  | 'refresh_token'
+  | 'session'
+  | 'interaction'
+  | 'consent'
+  | 'signing_key'
+  | 'replay'
+  | 'totp_last_step'
+  | 'pushed_request'
+  | 'login_failures';
+
+export interface StoredRecord<T> {
+  readonly kind: RecordKind;
+  readonly id: string;
+  readonly value: T;
+  readonly grantId: string | null;
+  /** Seconds since the epoch; null means it never expires by itself. */
+  readonly expiresAt: number | null;
+  /** Set once by `consume`. */
+  readonly consumedAt: number | null;
+  readonly createdAt: number;
+}
+
+export interface WriteOptions {
+  readonly expiresAt: number | null;
+  readonly grantId?: string;
+}
+
+export interface ConsumeResult<T> {
+  readonly record: StoredRecord<T>;
+  /** True for exactly one caller, however many race. */
+  readonly first: boolean;
+}
+
+export interface Store {
+  /** Adds a record. Returns false (and changes nothing) when a live record with that id exists. */
+  insert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<boolean>;
+  /** Adds or replaces a record, keeping its creation time and consumption mark. */
+  upsert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<void>;
+  /** The live (unexpired) record, or undefined. */
+  find<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined>;
+  /** Marks a live record consumed, atomically; tells the caller whether it was first. */
+  consume<T>(kind: RecordKind, id: string): Promise<ConsumeResult<T> | undefined>;
+  delete(kind: RecordKind, id: string): Promise<void>;
+  /** Deletes every record of a grant (revocation of a whole token family). Returns how many. */
+  deleteByGrant(grantId: string): Promise<number>;
+  /** Every live record of a kind, oldest first. Meant for small kinds (signing keys). */
+  list<T>(kind: RecordKind): Promise<StoredRecord<T>[]>;
+  /** Removes expired records; safe to run from several processes at once. Returns how many. */
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}

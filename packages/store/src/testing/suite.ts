@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '@palisade/core';
+import type { Store } from '../store.js';
+
+/**
+ * The behaviour every storage adapter must show. SQLite runs it today; the
+ * PostgreSQL adapter must pass it unchanged. `open` gets a clock the suite
+ * controls, so expiry is tested without waiting.
+ */
+export function storeSuite(name: string, open: (clock: ManualClock) => Promise<Store>): void {
+  describe(`store adapter: ${name}`, () => {
+    const clock = new ManualClock(1_800_000_000);
+    let store: Store;
+    before(async () => {
+      store = await open(clock);
+    });
+    after(async () => {
+      await store.close();
+    });
+
+    it('round-trips a record with its grant and expiry', async () => {
+      assert.equal(await store.insert('grant', 'g1', { sub: 'alice', scope: ['openid'] }, { expiresAt: clock.now() + 60 }), true);
+      const found = await store.find<{ sub: string; scope: string[] }>('grant', 'g1');
+      assert.deepEqual(found?.value, { sub: 'alice', scope: ['openid'] });
+      assert.equal(found?.expiresAt, clock.now() + 60);
+      assert.equal(found?.consumedAt, null);
+      assert.equal(found?.createdAt, clock.now());
+    });
+
+    it('refuses a duplicate insert while the first is live, accepts it once expired', async () => {
+      assert.equal(await store.insert('replay', 'jti-1', {}, { expiresAt: clock.now() + 10 }), true);
+      assert.equal(await store.insert('replay', 'jti-1', {}, { expiresAt: clock.now() + 10 }), false);
+      clock.advance(11);
+      assert.equal(await store.insert('replay', 'jti-1', {}, { expiresAt: clock.now() + 10 }), true);
+    });
+
+    it('keeps kinds apart: the same id in two kinds is two records', async () => {
+      await store.insert('session', 'same', { a: 1 }, { expiresAt: null });
+      await store.insert('consent', 'same', { b: 2 }, { expiresAt: null });
+      assert.deepEqual((await store.find('session', 'same'))?.value, { a: 1 });
+      assert.deepEqual((await store.find('consent', 'same'))?.value, { b: 2 });
+    });
+
+    it('hides expired records from find and list', async () => {
+      await store.insert('interaction', 'short', { x: 1 }, { expiresAt: clock.now() + 5 });
+      assert.ok(await store.find('interaction', 'short'));
+      clock.advance(5);
+      assert.equal(await store.find('interaction', 'short'), undefined);
+      assert.equal((await store.list('interaction')).some((r) => r.id === 'short'), false);
+    });
+
+    it('consumes exactly once, and still returns the record to later callers', async () => {
+      await store.insert('authorization_code', 'c1', { grantId: 'g1' }, { expiresAt: clock.now() + 60, grantId: 'g1' });
+      const first = await store.consume('authorization_code', 'c1');
+      const second = await store.consume('authorization_code', 'c1');
+      assert.equal(first?.first, true);
+      assert.equal(second?.first, false);
+      assert.equal(second?.record.consumedAt, clock.now());
+      assert.equal(await store.consume('authorization_code', 'missing'), undefined);
+    });
+
+    it('lets exactly one of many concurrent consumers win', async () => {
+      await store.insert('refresh_token', 'r-race', {}, { expiresAt: clock.now() + 60 });
+      const results = await Promise.all(Array.from({ length: 8 }, () => store.consume('refresh_token', 'r-race')));
+      assert.equal(results.filter((r) => r?.first).length, 1);
+    });
+
+    it('does not consume an expired record', async () => {
+      await store.insert('pushed_request', 'p1', {}, { expiresAt: clock.now() + 1 });
+      clock.advance(2);
+      assert.equal(await store.consume('pushed_request', 'p1'), undefined);
+    });
+
+    it('upsert replaces the value and keeps the consumption mark', async () => {
+      await store.insert('signing_key', 'k1', { status: 'active' }, { expiresAt: null });
+      await store.consume('signing_key', 'k1');
+      await store.upsert('signing_key', 'k1', { status: 'retired' }, { expiresAt: clock.now() + 600 });
+      const found = await store.find<{ status: string }>('signing_key', 'k1');
+      assert.equal(found?.value.status, 'retired');
+      assert.equal(found?.expiresAt, clock.now() + 600);
+      assert.notEqual(found?.consumedAt, null);
+    });
+
+    it('deletes a whole grant family and nothing else', async () => {
+      const opts = { expiresAt: clock.now() + 60, grantId: 'family' };
+      await store.insert('access_token', 'a1', {}, opts);
+      await store.insert('refresh_token', 'r1', {}, opts);
+      await store.insert('refresh_token', 'r2', {}, opts);
+      await store.insert('refresh_token', 'other', {}, { expiresAt: clock.now() + 60, grantId: 'other' });
+      assert.equal(await store.deleteByGrant('family'), 3);
+      assert.equal(await store.find('refresh_token', 'r2'), undefined);
+      assert.ok(await store.find('refresh_token', 'other'));
+    });
+
+    it('lists a kind oldest first', async () => {
+      await store.insert('signing_key', 'k2', { n: 2 }, { expiresAt: null });
+      clock.advance(1);
+      await store.insert('signing_key', 'k3', { n: 3 }, { expiresAt: null });
+      const ids = (await store.list('signing_key')).map((r) => r.id);
+      assert.deepEqual(ids.slice(-2), ['k2', 'k3']);
+    });
+
+    it('sweeps only expired records', async () => {
+      await store.insert('session', 'old', {}, { expiresAt: clock.now() + 1 });
+      await store.insert('session', 'forever', {}, { expiresAt: null });
+      clock.advance(2);
+      assert.ok((await store.sweep()) >= 1);
+      assert.ok(await store.find('session', 'forever'));
+      assert.equal(await store.insert('session', 'old', { again: true }, { expiresAt: null }), true);
+    });
+
+    it('delete removes one record', async () => {
+      await store.insert('consent', 'alice:assistant', { scope: ['openid'] }, { expiresAt: null });
+      await store.delete('consent', 'alice:assistant');
+      assert.equal(await store.find('consent', 'alice:assistant'), undefined);
+    });
+  });
+}
