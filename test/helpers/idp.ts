@@ -1,0 +1,88 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ManualClock } from '@palisade/core';
+import { createIdp, type Idp, parseConfig, type ParsedConfig } from '@palisade/idp';
+import { SqliteStore } from '@palisade/store';
+import { parse as parseYaml } from 'yaml';
+
+export const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/demo/palisade.yaml', import.meta.url));
+
+/** The demo realm's published credentials (README). */
+export const DEMO = {
+  alice: { username: 'alice', password: 'alice-password', totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' },
+  bob: { username: 'bob', password: 'bob-password' },
+  opsBot: { id: 'ops-bot', secret: 'ops-bot-secret' },
+  assistant: { id: 'assistant', secret: 'assistant-secret', redirectUri: 'http://127.0.0.1:8765/callback' },
+  cli: { id: 'palisade-cli' },
+  gateway: 'http://127.0.0.1:9401/mcp',
+} as const;
+
+/** A free TCP port on loopback (the issuer must be known before the server starts). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export type ConfigDocument = Record<string, unknown> & { clients: Record<string, unknown>[] };
+
+export interface TestIdp {
+  readonly issuer: string;
+  readonly idp: Idp;
+  readonly clock: ManualClock;
+  readonly config: ParsedConfig;
+  readonly dataDir: string;
+  /** Stops the server, keeping the data directory (for restart tests). */
+  stop(): Promise<void>;
+  /** Stops the server and deletes its data. */
+  close(): Promise<void>;
+}
+
+export interface TestIdpOptions {
+  /** Edit the demo configuration document before it is parsed. */
+  readonly mutate?: (document: ConfigDocument) => void;
+  /** Reuse a data directory (restart tests). */
+  readonly dataDir?: string;
+  readonly port?: number;
+  readonly clock?: ManualClock;
+}
+
+/**
+ * The demo realm's IdP on an ephemeral loopback port, with its own SQLite
+ * file and a clock the test can move. Real HTTP: drive it with real clients.
+ */
+export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestIdp> {
+  const port = options.port ?? (await freePort());
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'palisade-idp-'));
+  const document = parseYaml(readFileSync(DEMO_CONFIG, 'utf8')) as ConfigDocument;
+  options.mutate?.(document);
+  const config = parseConfig(document, 'test config', { PALISADE_IDP_PORT: String(port), PALISADE_DATA: dataDir });
+  const clock = options.clock ?? new ManualClock();
+  const store = new SqliteStore(join(dataDir, 'palisade.db'), clock);
+  const idp = await createIdp({ config, store, clock });
+  await idp.listen({ host: '127.0.0.1', port });
+  const stop = async () => {
+    await idp.close();
+    await store.close();
+  };
+  return {
+    issuer: config.issuer,
+    idp,
+    clock,
+    config,
+    dataDir,
+    stop,
+    async close() {
+      await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
