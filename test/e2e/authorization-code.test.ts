@@ -45,7 +45,10 @@ describe('authorization code + PKCE with openid-client 6 (OAuth 2.1 §4.1, OIDC 
   it('issues an RFC 9068 access token: typ at+jwt, iss, sub, aud, client_id, scope, jti, exp, iat, auth_time, acr, amr', async () => {
     const browser = new ScriptedBrowser(server.issuer);
     const { tokens } = await signIn(browser, 'bob');
-    const [header, payload] = tokens.access_token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+    const [header, payload] = tokens.access_token
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
     assert.equal(header.typ, 'at+jwt');
     assert.equal(header.alg, 'ES256');
     assert.equal(payload.iss, server.issuer);
@@ -132,9 +135,13 @@ describe('authorization code + PKCE with openid-client 6 (OAuth 2.1 §4.1, OIDC 
     const { tokens } = await signIn(browser, 'bob', { scope: 'openid tools.access', resource: DEMO.gateway, prompt: 'consent' });
     const payload = JSON.parse(Buffer.from(tokens.access_token.split('.')[1] as string, 'base64url').toString());
     assert.equal(payload.aud, DEMO.gateway);
-    await assert.rejects(client.fetchUserInfo(config, tokens.access_token, 'bob'), (e: client.WWWAuthenticateChallengeError) => {
-      assert.equal(e.status, 401);
-      return true;
-    }, 'a gateway token is no key to userinfo');
+    await assert.rejects(
+      client.fetchUserInfo(config, tokens.access_token, 'bob'),
+      (e: client.WWWAuthenticateChallengeError) => {
+        assert.equal(e.status, 401);
+        return true;
+      },
+      'a gateway token is no key to userinfo',
+    );
   });
 });

@@ -26,7 +26,10 @@ export class ScriptedBrowser {
     return this.#cookies.has(name);
   }
 
-  async request(url: string | URL, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    url: string | URL,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const target = new URL(url);
     const headers: Record<string, string> = { ...init.headers };
     const cookie = this.cookieHeader(target);
@@ -37,12 +40,21 @@ export class ScriptedBrowser {
       headers.origin ??= this.#origin;
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(target, { method: init.method ?? (body ? 'POST' : 'GET'), headers, redirect: 'manual', ...(body !== undefined ? { body } : {}) });
+    const response = await fetch(target, {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      redirect: 'manual',
+      ...(body !== undefined ? { body } : {}),
+    });
     this.responses.push(response);
     for (const line of response.headers.getSetCookie()) {
       const [pair, ...attributes] = line.split(';');
       const [name, ...value] = (pair ?? '').split('=');
-      const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/';
+      const path =
+        attributes
+          .map((a) => a.trim())
+          .find((a) => a.toLowerCase().startsWith('path='))
+          ?.slice(5) ?? '/';
       const maxAge = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('max-age='));
       if (name && maxAge === 'Max-Age=0') this.#cookies.delete(name.trim());
       else if (name) this.#cookies.set(name.trim(), { value: value.join('='), path });
@@ -74,7 +86,8 @@ export function readForm(html: string): PageForm {
   const action = /<form method="post" action="([^"]*)"/.exec(html)?.[1];
   if (action === undefined) throw new Error(`no form on the page: ${html.slice(0, 300)}`);
   const fields: Record<string, string> = {};
-  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) fields[match[1] as string] = match[2] as string;
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g))
+    fields[match[1] as string] = match[2] as string;
   return { action, fields };
 }
 
@@ -102,7 +115,12 @@ export interface LoginScript {
  * Walks an authorization URL through whatever pages the IdP shows (login,
  * TOTP, consent) and returns the URL the IdP finally redirects to.
  */
-export async function authorizeInBrowser(browser: ScriptedBrowser, authorizationUrl: URL | string, script: LoginScript, seen: string[] = []): Promise<URL> {
+export async function authorizeInBrowser(
+  browser: ScriptedBrowser,
+  authorizationUrl: URL | string,
+  script: LoginScript,
+  seen: string[] = [],
+): Promise<URL> {
   let { response, url } = await browser.follow(authorizationUrl);
   for (let step = 0; step < 5; step++) {
     if (response.status >= 300 && response.status < 400) return url;
@@ -111,11 +129,15 @@ export async function authorizeInBrowser(browser: ScriptedBrowser, authorization
     seen.push(kind);
     const form = readForm(html);
     const action = new URL(form.action, url);
-    if (kind === 'login') ({ response, url } = await browser.follow(action, { form: { ...form.fields, username: script.username, password: script.password } }));
+    if (kind === 'login')
+      ({ response, url } = await browser.follow(action, {
+        form: { ...form.fields, username: script.username, password: script.password },
+      }));
     else if (kind === 'totp') {
       const code = await totpNow(script.totpSecret ?? '', script.now ?? Math.floor(Date.now() / 1000));
       ({ response, url } = await browser.follow(action, { form: { ...form.fields, code } }));
-    } else if (kind === 'consent') ({ response, url } = await browser.follow(action, { form: { ...form.fields, decision: script.consent ?? 'allow' } }));
+    } else if (kind === 'consent')
+      ({ response, url } = await browser.follow(action, { form: { ...form.fields, decision: script.consent ?? 'allow' } }));
     else throw new Error(`unexpected page (${response.status}): ${html.slice(0, 300)}`);
   }
   throw new Error('too many steps');

@@ -2,7 +2,12 @@ import * as client from 'openid-client';
 import { DEMO } from './idp.js';
 
 /** openid-client configured for a plain-http loopback issuer (FIELD-NOTES: allowInsecureRequests). */
-export async function discover(issuer: string, clientId: string, auth: client.ClientAuth, metadata: Partial<client.ClientMetadata> = {}): Promise<client.Configuration> {
+export async function discover(
+  issuer: string,
+  clientId: string,
+  auth: client.ClientAuth,
+  metadata: Partial<client.ClientMetadata> = {},
+): Promise<client.Configuration> {
   return client.discovery(new URL(issuer), clientId, metadata, auth, { execute: [client.allowInsecureRequests] });
 }
 

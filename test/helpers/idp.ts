@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@palisade/core';
-import { createIdp, type Idp, parseConfig, type ParsedConfig } from '@palisade/idp';
+import { createIdp, type Idp, type ParsedConfig, parseConfig } from '@palisade/idp';
 import { SqliteStore } from '@palisade/store';
 import { parse as parseYaml } from 'yaml';
 
@@ -72,6 +72,8 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
   const stop = async () => {
     await idp.close();
     await store.close();
+    // Let clients' pooled keep-alive sockets see the close before a restart on the same port reuses them.
+    await new Promise((resolve) => setTimeout(resolve, 50));
   };
   return {
     issuer: config.issuer,

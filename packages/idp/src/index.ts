@@ -1,6 +1,6 @@
-export { createIdp, type Idp, type IdpOptions } from './server.js';
-export { loadConfigFile, parseConfig, ConfigError } from './config/load.js';
-export type { ParsedConfig, ConfigInput } from './config/schema.js';
 export { DEFAULTS } from './config/defaults.js';
+export { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
+export type { ConfigInput, ParsedConfig } from './config/schema.js';
 export { Keystore } from './keys/keystore.js';
 export { Realm } from './realm.js';
+export { createIdp, type Idp, type IdpOptions } from './server.js';

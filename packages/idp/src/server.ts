@@ -2,7 +2,7 @@ import { type Clock, systemClock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { ParsedConfig } from './config/schema.js';
-import { endpointsFor, PATHS, type IdpContext } from './context.js';
+import { endpointsFor, type IdpContext, PATHS } from './context.js';
 import { authorizationEndpoint } from './endpoints/authorize.js';
 import { discoveryEndpoints } from './endpoints/discovery.js';
 import { introspectionEndpoint } from './endpoints/introspection.js';
@@ -72,7 +72,10 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   postOnly(app, [PATHS.token, PATHS.introspection, PATHS.revocation]);
 
   const timers = [
-    setInterval(() => void keystore.reload().catch((e: unknown) => app.log.error({ err: String(e) }, 'key reload failed')), config.keys.reload_interval * 1000),
+    setInterval(
+      () => void keystore.reload().catch((e: unknown) => app.log.error({ err: String(e) }, 'key reload failed')),
+      config.keys.reload_interval * 1000,
+    ),
     setInterval(() => void store.sweep().catch((e: unknown) => app.log.error({ err: String(e) }, 'sweep failed')), SWEEP_INTERVAL_MS),
   ];
   for (const timer of timers) timer.unref();

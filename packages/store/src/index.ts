@@ -1,2 +1,2 @@
-export type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
 export { SqliteStore } from './sqlite.js';
+export type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';

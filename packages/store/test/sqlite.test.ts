@@ -1,7 +1,7 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { ManualClock } from '@palisade/core';
 import { SqliteStore } from '../src/sqlite.js';

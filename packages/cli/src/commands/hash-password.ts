@@ -3,7 +3,9 @@ import argon2 from 'argon2';
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** `palisade hash-password`: reads a password on stdin, prints its argon2id hash for `users[].password_hash`. */

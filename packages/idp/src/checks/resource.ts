@@ -1,5 +1,5 @@
 import { InvalidTarget } from '@palisade/core';
-import type { Realm, Client } from '../realm.js';
+import type { Client, Realm } from '../realm.js';
 
 /**
  * RFC 8707 §2: `resource` is an absolute URI without a fragment, naming a

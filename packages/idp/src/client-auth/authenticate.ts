@@ -38,7 +38,12 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
  * method per request (OAuth 2.1 §2.4, SECURITY T10). Every failure is 401
  * `invalid_client` with no hint of which part was wrong (SECURITY T9, T11).
  */
-export async function authenticateClient(ctx: IdpContext, request: FastifyRequest, body: URLSearchParams, audience: string): Promise<AuthenticatedClient> {
+export async function authenticateClient(
+  ctx: IdpContext,
+  request: FastifyRequest,
+  body: URLSearchParams,
+  audience: string,
+): Promise<AuthenticatedClient> {
   for (const name of CLIENT_AUTH_PARAMS) {
     if (body.getAll(name).length > 1) throw InvalidRequest(`the ${name} parameter is repeated`);
   }
@@ -63,7 +68,8 @@ export async function authenticateClient(ctx: IdpContext, request: FastifyReques
   }
   if (bodyId === undefined) throw InvalidClient('client authentication failed', 'no client identification');
   const client = ctx.realm.clients.get(bodyId);
-  if (!client?.authMethods.has('none')) throw InvalidClient('client authentication failed', 'public access by a confidential or unknown client');
+  if (!client?.authMethods.has('none'))
+    throw InvalidClient('client authentication failed', 'public access by a confidential or unknown client');
   return { client, method: 'none' };
 }
 
@@ -71,7 +77,7 @@ function checkSecret(ctx: IdpContext, clientId: string, secret: string, method: 
   const client = ctx.realm.clients.get(clientId);
   // Hash and compare even for an unknown client, so timing does not reveal which ids exist.
   const matches = safeEqual(sha256(secret), client?.secretHash ?? sha256('\0unknown-client'));
-  if (!client || !client.authMethods.has(method) || !matches) {
+  if (!client?.authMethods.has(method) || !matches) {
     throw InvalidClient('client authentication failed', `${method} failed`);
   }
   return client;

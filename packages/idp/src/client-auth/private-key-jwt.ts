@@ -1,5 +1,5 @@
 import { InvalidClient } from '@palisade/core';
-import { decodeJwt, jwtVerify } from 'jose';
+import { decodeJwt, type JWTPayload, jwtVerify } from 'jose';
 import { DEFAULTS } from '../config/defaults.js';
 import type { IdpContext } from '../context.js';
 import type { Client } from '../realm.js';
@@ -31,7 +31,7 @@ export async function verifyClientAssertion(
   if (!client?.jwks || !client.authMethods.has('private_key_jwt')) throw fail('client not registered for private_key_jwt');
 
   const now = ctx.clock.now();
-  let payload;
+  let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(assertion, client.jwks, {
       issuer: client.id,

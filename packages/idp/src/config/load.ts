@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type ParsedConfig } from './schema.js';
 import { crossCheck } from './cross-check.js';
+import { configSchema, type ParsedConfig } from './schema.js';
 
 /** A configuration problem, named by the exact path of the bad key. */
 export class ConfigError extends Error {
@@ -39,9 +39,7 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, problems:
   }
   if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, problems, [...path, i]));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolateEnv(item, env, problems, [...path, key])]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolateEnv(item, env, problems, [...path, key])]));
   }
   return value;
 }

@@ -18,7 +18,10 @@ const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a sc
 const jwk = z.looseObject({ kty: z.string() });
 
 const user = z.strictObject({
-  username: z.string().min(1).regex(/^[A-Za-z0-9._@-]+$/, 'may contain letters, digits and . _ @ - only'),
+  username: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._@-]+$/, 'may contain letters, digits and . _ @ - only'),
   /** The stable subject identifier; the username when absent. */
   sub: z.string().min(1).optional(),
   password_hash: z.string().startsWith('$argon2id$', 'must be an argon2id hash (palisade hash-password)'),
@@ -26,11 +29,17 @@ const user = z.strictObject({
   email: z.email().optional(),
   groups: z.array(z.string().min(1)).default([]),
   /** Base32 TOTP secret (RFC 6238; SHA-1, 6 digits, 30 s), at least 128 bits. */
-  totp_secret: z.string().regex(/^[A-Z2-7]{26,}=*$/, 'must be base32 of at least 128 bits').optional(),
+  totp_secret: z
+    .string()
+    .regex(/^[A-Z2-7]{26,}=*$/, 'must be base32 of at least 128 bits')
+    .optional(),
 });
 
 const client = z.strictObject({
-  client_id: z.string().min(1).regex(/^[\x21-\x7E]+$/, 'must be printable ASCII without spaces'),
+  client_id: z
+    .string()
+    .min(1)
+    .regex(/^[\x21-\x7E]+$/, 'must be printable ASCII without spaces'),
   name: z.string().min(1).optional(),
   client_secret: z.string().min(8, 'must be at least 8 characters').optional(),
   jwks: z.strictObject({ keys: z.array(jwk).min(1) }).optional(),
@@ -78,7 +87,10 @@ export const configSchema = z.strictObject({
   data_dir: z.string().min(1).default(DEFAULTS.dataDir),
   keys: z
     .strictObject({
-      algorithms: z.array(z.enum(SIGNING_ALGORITHMS)).min(1).default([...DEFAULTS.keys.algorithms]),
+      algorithms: z
+        .array(z.enum(SIGNING_ALGORITHMS))
+        .min(1)
+        .default([...DEFAULTS.keys.algorithms]),
       reload_interval: seconds.default(DEFAULTS.keys.reloadInterval),
     })
     .prefault({}),

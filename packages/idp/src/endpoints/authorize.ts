@@ -4,7 +4,7 @@ import { checkCodeChallenge } from '../checks/pkce.js';
 import { resolveRedirectUri } from '../checks/redirect-uri.js';
 import { checkResource } from '../checks/resource.js';
 import { checkScope } from '../checks/scope.js';
-import { PATHS, type IdpContext } from '../context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { readParams, splitScope } from '../http/params.js';
 import { redirectToClient } from '../interactions/authorization-response.js';
 import { refuse } from '../interactions/guard.js';
@@ -55,7 +55,11 @@ function validateRequest(ctx: IdpContext, client: Client, redirectUri: string, q
   if (p.request !== undefined || p.request_uri !== undefined) throw InvalidRequest('request objects are not supported here');
   const codeChallenge = checkCodeChallenge(p.code_challenge, p.code_challenge_method);
   const scope = checkScope(client, splitScope(p.scope));
-  const resource = checkResource(ctx.realm, client, query.getAll('resource').filter((r) => r !== ''));
+  const resource = checkResource(
+    ctx.realm,
+    client,
+    query.getAll('resource').filter((r) => r !== ''),
+  );
   const prompt = splitScope(p.prompt);
   if (prompt.some((v) => !PROMPTS.has(v))) throw InvalidRequest('prompt has an unsupported value');
   if (prompt.includes('none') && prompt.length > 1) throw InvalidRequest('prompt=none cannot be combined');
@@ -106,7 +110,12 @@ export function authorizationEndpoint(app: FastifyInstance, ctx: IdpContext): vo
       authorization = validateRequest(ctx, client, redirectUri, query);
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
-      return redirectToClient(reply, ctx.realm.issuer, { redirectUri, state }, { error: error.error, error_description: error.description });
+      return redirectToClient(
+        reply,
+        ctx.realm.issuer,
+        { redirectUri, state },
+        { error: error.error, error_description: error.description },
+      );
     }
     const id = randomToken(16);
     const interaction: Interaction = {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AUTH_METHODS } from '../config/schema.js';
-import { PATHS, type IdpContext } from '../context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { GRANTS } from './token.js';
 
 /**
@@ -30,7 +30,23 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [...algorithms],
     userinfo_signing_alg_values_supported: [],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'acr', 'amr', 'azp', 'sid', 'name', 'preferred_username', 'email', 'email_verified'],
+    claims_supported: [
+      'sub',
+      'iss',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'nonce',
+      'acr',
+      'amr',
+      'azp',
+      'sid',
+      'name',
+      'preferred_username',
+      'email',
+      'email_verified',
+    ],
     claims_parameter_supported: false,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
@@ -45,5 +61,7 @@ export function discoveryEndpoints(app: FastifyInstance, ctx: IdpContext): void 
   const serve = async () => document;
   app.get('/.well-known/openid-configuration', serve);
   app.get('/.well-known/oauth-authorization-server', serve);
-  app.get(PATHS.jwks, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(ctx.keystore.jwks));
+  app.get(PATHS.jwks, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(ctx.keystore.jwks),
+  );
 }

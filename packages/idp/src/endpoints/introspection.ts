@@ -1,11 +1,11 @@
 import { InvalidRequest, sha256 } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient } from '../client-auth/authenticate.js';
-import { PATHS, type IdpContext } from '../context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { formBody, readParams } from '../http/params.js';
 import { noStore, sendError } from '../http/responses.js';
 import type { Client } from '../realm.js';
-import type { Grant, RefreshTokenRecord } from '../tokens/model.js';
+import type { AccessTokenClaims, Grant, RefreshTokenRecord } from '../tokens/model.js';
 
 const INACTIVE = { active: false } as const;
 
@@ -52,7 +52,7 @@ async function introspect(ctx: IdpContext, caller: Client, token: string): Promi
     };
   }
   if (!token.includes('.')) return INACTIVE;
-  let claims;
+  let claims: AccessTokenClaims;
   try {
     claims = await ctx.tokens.verifyAccessToken(token);
   } catch {

@@ -2,7 +2,7 @@ import { InvalidRequest, sha256 } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
 import { authenticateClient } from '../client-auth/authenticate.js';
-import { PATHS, type IdpContext } from '../context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { formBody, readParams } from '../http/params.js';
 import { noStore, sendError } from '../http/responses.js';
 import type { AccessTokenRecord, RefreshTokenRecord } from '../tokens/model.js';

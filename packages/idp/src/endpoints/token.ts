@@ -1,7 +1,7 @@
 import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient } from '../client-auth/authenticate.js';
-import { PATHS, type IdpContext } from '../context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { clientCredentialsGrant } from '../grants/client-credentials.js';
 import type { GrantHandler } from '../grants/grant.js';

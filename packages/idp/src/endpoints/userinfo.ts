@@ -1,6 +1,6 @@
 import { InsufficientScope, InvalidRequest, InvalidToken, OAuthError } from '@palisade/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { PATHS, type IdpContext } from '../context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { sendBearerError } from '../http/responses.js';
 
 /**

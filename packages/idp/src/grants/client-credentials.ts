@@ -1,7 +1,7 @@
 import { InvalidScope } from '@palisade/core';
-import { splitScope } from '../http/params.js';
 import { audienceFor, checkResource } from '../checks/resource.js';
 import { checkScope } from '../checks/scope.js';
+import { splitScope } from '../http/params.js';
 import type { GrantHandler } from './grant.js';
 
 const parameters = ['scope', 'resource'] as const;

@@ -1,7 +1,7 @@
+import { audienceFor } from '../checks/resource.js';
 import type { IdpContext } from '../context.js';
 import type { Client } from '../realm.js';
 import type { Grant, TokenResponse } from '../tokens/model.js';
-import { audienceFor } from '../checks/resource.js';
 
 /**
  * The token response for a user grant (authorization code, refresh): an

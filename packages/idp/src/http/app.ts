@@ -19,7 +19,8 @@ function frameworkError(thrown: unknown) {
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error.statusCode === 415) {
     return InvalidRequest('unsupported Content-Type; use application/x-www-form-urlencoded');
   }
-  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return InvalidRequest('the request is malformed');
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)
+    return InvalidRequest('the request is malformed');
   return ServerError('The server could not complete the request.', error.code);
 }
 

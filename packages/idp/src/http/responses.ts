@@ -26,7 +26,9 @@ export function sendError(reply: FastifyReply, thrown: unknown): FastifyReply {
  * §3.1: a request without any token gets the bare challenge, no error code.
  */
 export function sendBearerError(reply: FastifyReply, error: OAuthError | undefined): FastifyReply {
-  const challenge = error ? `Bearer realm="palisade", error="${error.error}", error_description="${error.description}"` : 'Bearer realm="palisade"';
+  const challenge = error
+    ? `Bearer realm="palisade", error="${error.error}", error_description="${error.description}"`
+    : 'Bearer realm="palisade"';
   noStore(reply).header('www-authenticate', challenge);
   if (!error) return reply.code(401).send();
   return reply.code(error.status).type('application/json').send(error.toJSON());

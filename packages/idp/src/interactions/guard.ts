@@ -20,7 +20,11 @@ export function refuse(reply: FastifyReply, status: number, title: string, messa
  * started it (the binding cookie). Returns undefined after answering with an
  * error page.
  */
-export async function loadInteraction(ctx: IdpContext, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<LoadedInteraction | undefined> {
+export async function loadInteraction(
+  ctx: IdpContext,
+  request: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+): Promise<LoadedInteraction | undefined> {
   const { id } = request.params;
   const found = await ctx.store.find<Interaction>('interaction', id);
   const cookie = request.cookies[DEFAULTS.interaction.cookieName];
@@ -41,7 +45,9 @@ export function checkFormPost(ctx: IdpContext, request: FastifyRequest, reply: F
   const csrf = body?.getAll('csrf');
   const origin = request.headers.origin;
   const fetchSite = request.headers['sec-fetch-site'];
-  const sameOrigin = (origin === undefined || origin === new URL(ctx.realm.issuer).origin) && (fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none');
+  const sameOrigin =
+    (origin === undefined || origin === new URL(ctx.realm.issuer).origin) &&
+    (fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none');
   if (!body || csrf?.length !== 1 || !safeEqual(csrf[0] ?? '', interaction.csrf) || !sameOrigin) {
     refuse(reply, 403, 'Request refused', 'This form was not submitted from this sign-in page. Start again from the application.');
     return false;

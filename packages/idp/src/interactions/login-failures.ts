@@ -20,9 +20,14 @@ export async function isLockedOut(ctx: IdpContext, username: string): Promise<bo
 
 export async function recordFailure(ctx: IdpContext, username: string): Promise<void> {
   const record = await ctx.store.find<Failures>('login_failures', key(username));
-  await ctx.store.upsert<Failures>('login_failures', key(username), { count: (record?.value.count ?? 0) + 1 }, {
-    expiresAt: ctx.clock.now() + ctx.realm.config.login.lockout,
-  });
+  await ctx.store.upsert<Failures>(
+    'login_failures',
+    key(username),
+    { count: (record?.value.count ?? 0) + 1 },
+    {
+      expiresAt: ctx.clock.now() + ctx.realm.config.login.lockout,
+    },
+  );
 }
 
 export async function clearFailures(ctx: IdpContext, username: string): Promise<void> {

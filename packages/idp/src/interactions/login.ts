@@ -40,7 +40,16 @@ export async function handleLogin(
     reply
       .code(status)
       .type('text/html; charset=utf-8')
-      .send(loginPage({ action: `${interactionPath(id)}/login`, csrf: interaction.csrf, client, redirectUri: interaction.request.redirectUri, error, username }));
+      .send(
+        loginPage({
+          action: `${interactionPath(id)}/login`,
+          csrf: interaction.csrf,
+          client,
+          redirectUri: interaction.request.redirectUri,
+          error,
+          username,
+        }),
+      );
 
   if (username === '' || password === '' || username.length > 256 || password.length > 1024) {
     return retry(400, 'Enter your username and password.');

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { PATHS, type IdpContext } from '../context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { redirectToClient } from './authorization-response.js';
 import { issueAuthorizationCode } from './issue-code.js';
 import type { Consent, Interaction, Session } from './model.js';

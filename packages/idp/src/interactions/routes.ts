@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PATHS, type IdpContext } from '../context.js';
-import { checkFormPost, loadInteraction } from './guard.js';
+import { type IdpContext, PATHS } from '../context.js';
 import { handleConsent } from './consent.js';
+import type { LoadedInteraction } from './guard.js';
+import { checkFormPost, loadInteraction } from './guard.js';
 import { handleLogin } from './login.js';
-import { consentPage, loginPage, totpPage } from './pages/templates.js';
 import { STYLESHEET } from './pages/stylesheet.js';
+import { consentPage, loginPage, totpPage } from './pages/templates.js';
+import { interactionPath, needsLogin } from './resume.js';
 import { currentSession } from './session.js';
 import { handleTotp } from './totp.js';
-import { interactionPath, needsLogin } from './resume.js';
-import type { LoadedInteraction } from './guard.js';
 
 type InteractionRequest = FastifyRequest<{ Params: { id: string } }>;
 type Step = (ctx: IdpContext, request: InteractionRequest, reply: FastifyReply, loaded: LoadedInteraction) => Promise<FastifyReply>;

@@ -21,7 +21,12 @@ export async function currentSession(ctx: IdpContext, request: FastifyRequest): 
  * HttpOnly, SameSite=Lax (the browser must send it on the top-level GET to
  * /authorize), Secure whenever the issuer is https.
  */
-export async function startSession(ctx: IdpContext, request: FastifyRequest, reply: FastifyReply, session: Omit<Session, 'sid'>): Promise<Session> {
+export async function startSession(
+  ctx: IdpContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: Omit<Session, 'sid'>,
+): Promise<Session> {
   const previous = request.cookies[DEFAULTS.session.cookieName];
   if (previous) await ctx.store.delete('session', sha256(previous));
   const lifetime = ctx.realm.config.lifetimes.session;

@@ -33,7 +33,15 @@ export async function handleTotp(
     reply
       .code(status)
       .type('text/html; charset=utf-8')
-      .send(totpPage({ action: `${interactionPath(id)}/totp`, csrf: interaction.csrf, client, redirectUri: interaction.request.redirectUri, error }));
+      .send(
+        totpPage({
+          action: `${interactionPath(id)}/totp`,
+          csrf: interaction.csrf,
+          client,
+          redirectUri: interaction.request.redirectUri,
+          error,
+        }),
+      );
 
   const code = ((request.body as URLSearchParams).get('code') ?? '').replace(/\s/g, '');
   if (!/^[0-9]{6}$/.test(code)) return retry(400, 'Enter the 6-digit code.');
@@ -50,7 +58,12 @@ export async function handleTotp(
     await recordFailure(ctx, user.username);
     return retry(401, 'That code is not valid. Codes can be used once; wait for the next one.');
   }
-  await ctx.store.upsert<LastStep>('totp_last_step', user.sub, { step: 'timeStep' in result ? result.timeStep : Math.floor(ctx.clock.now() / 30) }, { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS });
+  await ctx.store.upsert<LastStep>(
+    'totp_last_step',
+    user.sub,
+    { step: 'timeStep' in result ? result.timeStep : Math.floor(ctx.clock.now() / 30) },
+    { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS },
+  );
   await clearFailures(ctx, user.username);
   const session = await startSession(ctx, request, reply, {
     sub: user.sub,

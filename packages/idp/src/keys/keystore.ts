@@ -1,14 +1,6 @@
 import type { Clock } from '@palisade/core';
 import type { Store } from '@palisade/store';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JWK,
-  type KeyObject,
-} from 'jose';
+import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyObject } from 'jose';
 import type { SigningAlgorithm } from '../config/schema.js';
 
 type SigningKeyMaterial = CryptoKey | KeyObject | Uint8Array;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Clock, InvalidToken, randomToken, sha256 } from '@palisade/core';
 import type { Store } from '@palisade/store';
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { Client, User } from '../realm.js';
@@ -97,13 +97,7 @@ export class TokenIssuer {
     return { token, jti, expiresIn: this.#lifetimes.accessToken };
   }
 
-  async idToken(input: {
-    client: Client;
-    user: User;
-    grant: Grant;
-    nonce: string | undefined;
-    accessToken: string;
-  }): Promise<string> {
+  async idToken(input: { client: Client; user: User; grant: Grant; nonce: string | undefined; accessToken: string }): Promise<string> {
     const now = this.#clock.now();
     const { kid, alg, key } = this.#keystore.signingKey(input.client.idTokenAlg);
     return new SignJWT({

@@ -47,7 +47,10 @@ export function storeSuite(name: string, open: (clock: ManualClock) => Promise<S
       assert.ok(await store.find('interaction', 'short'));
       clock.advance(5);
       assert.equal(await store.find('interaction', 'short'), undefined);
-      assert.equal((await store.list('interaction')).some((r) => r.id === 'short'), false);
+      assert.equal(
+        (await store.list('interaction')).some((r) => r.id === 'short'),
+        false,
+      );
     });
 
     it('consumes exactly once, and still returns the record to later callers', async () => {

@@ -25,7 +25,8 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
 }
 
 export function layout(title: string, body: SafeHtml): string {
-  return `<!doctype html>${html`<html lang="en">
+  return `<!doctype html>${
+    html`<html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -40,5 +41,6 @@ ${body}
 </main>
 <footer class="foot">Protected by Palisade · Never enter your password on a page whose address you do not recognise.</footer>
 </body>
-</html>`.value}`;
+</html>`.value
+  }`;
 }

@@ -19,7 +19,14 @@ function errorBox(message: string | undefined): SafeHtml | undefined {
   return message ? html`<div class="error" role="alert">${message}</div>` : undefined;
 }
 
-export function loginPage(input: { action: string; csrf: string; client: Client; redirectUri: string; error?: string; username?: string }): string {
+export function loginPage(input: {
+  action: string;
+  csrf: string;
+  client: Client;
+  redirectUri: string;
+  error?: string;
+  username?: string;
+}): string {
   return layout(
     'Sign in',
     html`<h1>Sign in</h1>
@@ -83,5 +90,8 @@ ${input.resource ? html`<p>Access will be limited to <strong>${input.resource.na
 }
 
 export function errorPage(title: string, message: string): string {
-  return layout(title, html`<h1>${title}</h1><div class="error" role="alert">${message}</div><p class="lead">Return to the application and try again. If this keeps happening, contact your administrator.</p>`);
+  return layout(
+    title,
+    html`<h1>${title}</h1><div class="error" role="alert">${message}</div><p class="lead">Return to the application and try again. If this keeps happening, contact your administrator.</p>`,
+  );
 }

@@ -1,0 +1,16 @@
+// Palisade's IdP on the demo realm, in its own process, with a fresh SQLite store.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createIdp, parseConfig } from '@palisade/idp';
+import { SqliteStore } from '@palisade/store';
+import { parse } from 'yaml';
+
+const port = Number(process.env.PORT);
+const dataDir = mkdtempSync(join(tmpdir(), 'palisade-bench-'));
+const document = parse(readFileSync(new URL('../../examples/demo/palisade.yaml', import.meta.url), 'utf8'));
+const config = parseConfig(document, 'bench', { PALISADE_IDP_PORT: String(port), PALISADE_DATA: dataDir });
+const store = new SqliteStore(join(dataDir, 'palisade.db'));
+const idp = await createIdp({ config, store });
+await idp.listen({ host: '127.0.0.1', port });
+process.send?.({ port });

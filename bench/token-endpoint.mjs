@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// npm run bench: client_credentials token requests per second and latency,
+// Palisade next to the floor (a bare node:http server signing the same JWT),
+// measured in the same run on loopback, reported as a ratio. Each server runs
+// in its own process; the load generator (autocannon) runs in this one.
+//
+// BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3).
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import autocannon from 'autocannon';
+
+const duration = Number(process.env.BENCH_DURATION ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const TARGET_RATIO = 0.4;
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function start(script) {
+  const port = await freePort();
+  const child = fork(new URL(script, import.meta.url), [], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return { child, url: `http://127.0.0.1:${ready.port}/token` };
+}
+
+const body = new URLSearchParams({ grant_type: 'client_credentials' }).toString();
+const headers = {
+  'content-type': 'application/x-www-form-urlencoded',
+  authorization: `Basic ${Buffer.from('ops-bot:ops-bot-secret').toString('base64')}`,
+};
+
+async function measure(url) {
+  const result = await autocannon({ url, method: 'POST', body, headers, connections, duration });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const summary = (runs, key) => ({
+  median: median(runs.map((r) => r[key])),
+  min: Math.min(...runs.map((r) => r[key])),
+  max: Math.max(...runs.map((r) => r[key])),
+});
+
+const targets = { floor: await start('./servers/floor.mjs'), palisade: await start('./servers/idp.mjs') };
+const runs = { floor: [], palisade: [] };
+try {
+  for (const t of Object.values(targets)) await autocannon({ url: t.url, method: 'POST', body, headers, connections, duration: 2 }); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    // Interleave the two so drift in machine load hits both alike.
+    for (const [name, t] of Object.entries(targets)) runs[name].push(await measure(t.url));
+  }
+} finally {
+  for (const t of Object.values(targets)) t.child.kill();
+}
+
+const result = {
+  date: new Date().toISOString(),
+  node: process.version,
+  settings: { duration, connections, rounds },
+  floor: { rps: summary(runs.floor, 'rps'), p50: summary(runs.floor, 'p50'), p99: summary(runs.floor, 'p99') },
+  palisade: { rps: summary(runs.palisade, 'rps'), p50: summary(runs.palisade, 'p50'), p99: summary(runs.palisade, 'p99') },
+};
+result.ratio = result.palisade.rps.median / result.floor.rps.median;
+result.target = TARGET_RATIO;
+result.meetsTarget = result.ratio >= TARGET_RATIO;
+
+const row = (name, r) =>
+  `| ${name} | ${r.rps.median.toFixed(0)} (${r.rps.min.toFixed(0)}–${r.rps.max.toFixed(0)}) | ${r.p50.median} | ${r.p99.median} |`;
+console.log(`\nclient_credentials token endpoint, ${connections} connections, ${duration} s × ${rounds} rounds, median (min–max)\n`);
+console.log('| server | requests/s | p50 ms | p99 ms |');
+console.log('|---|---|---|---|');
+console.log(row('floor: bare node:http signing one ES256 JWT', result.floor));
+console.log(row('Palisade IdP (client_secret_basic, SQLite)', result.palisade));
+console.log(
+  `\nPalisade / floor = ${(result.ratio * 100).toFixed(1)}% (target ≥ ${TARGET_RATIO * 100}%: ${result.meetsTarget ? 'met' : 'NOT met'})`,
+);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/token-endpoint.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
+
+const DEMO_FILE = fileURLToPath(new URL('../../../../examples/demo/palisade.yaml', import.meta.url));
+type Doc = Record<string, unknown> & { clients: Record<string, unknown>[]; users: Record<string, unknown>[] };
+const demoDocument = (): Doc => parseYaml(readFileSync(DEMO_FILE, 'utf8')) as Doc;
+
+function problemsOf(document: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  try {
+    parseConfig(document, 'test', env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return assert.fail('configuration was accepted');
+}
+
+describe('configuration (docs/configuration.md)', () => {
+  it('accepts the demo realm and fills in defaults', () => {
+    const config = loadConfigFile(DEMO_FILE, {});
+    assert.equal(config.issuer, 'http://127.0.0.1:9400');
+    assert.equal(config.listen.port, 9400);
+    assert.equal(config.lifetimes.access_token, 300);
+    assert.equal(config.lifetimes.authorization_code, 60);
+    assert.deepEqual(config.keys.algorithms, ['ES256', 'RS256']);
+    assert.deepEqual(
+      config.clients.map((c) => c.client_id),
+      ['ops-bot', 'assistant', 'palisade-cli'],
+    );
+  });
+
+  it('resolves ${VAR} and ${VAR:-default} from the environment', () => {
+    const config = loadConfigFile(DEMO_FILE, { PALISADE_IDP_PORT: '9500', OPS_BOT_SECRET: 'from-the-environment' });
+    assert.equal(config.issuer, 'http://127.0.0.1:9500');
+    assert.equal(config.listen.port, 9500);
+    assert.equal(config.clients[0]?.client_secret, 'from-the-environment');
+  });
+
+  it('names the key that references an unset variable', () => {
+    const doc = demoDocument();
+    (doc.clients[0] as Record<string, unknown>).client_secret = '${NOT_SET_ANYWHERE}';
+    assert.deepEqual(problemsOf(doc), ['clients[0].client_secret references ${NOT_SET_ANYWHERE}, which is not set']);
+  });
+
+  const cases: { name: string; edit: (doc: Doc) => void; expected: RegExp }[] = [
+    {
+      name: 'a relative redirect URI',
+      edit: (d) => {
+        (d.clients[1] as Record<string, unknown>).redirect_uris = ['/callback'];
+      },
+      expected: /^clients\[1\]\.redirect_uris\[0\] must be an absolute http\(s\) URL$/,
+    },
+    {
+      name: 'an unknown key',
+      edit: (d) => {
+        d.isuer = 'x';
+      },
+      expected: /^\(top level\): unknown key\(s\) isuer$/,
+    },
+    {
+      name: 'an unknown grant type',
+      edit: (d) => {
+        (d.clients[0] as Record<string, unknown>).grant_types = ['password'];
+      },
+      expected: /^clients\[0\]\.grant_types\[0\] /u,
+    },
+    {
+      name: 'a plain password instead of a hash',
+      edit: (d) => {
+        (d.users[0] as Record<string, unknown>).password_hash = 'alice-password';
+      },
+      expected: /^users\[0\]\.password_hash must be an argon2id hash/,
+    },
+    {
+      name: 'a TOTP secret under 128 bits',
+      edit: (d) => {
+        (d.users[0] as Record<string, unknown>).totp_secret = 'JBSWY3DPEHPK3PXP';
+      },
+      expected: /^users\[0\]\.totp_secret must be base32 of at least 128 bits$/,
+    },
+    {
+      name: 'an http issuer that is not loopback',
+      edit: (d) => {
+        d.issuer = 'http://idp.internal.example';
+      },
+      expected: /^issuer must use https unless it is a loopback address/,
+    },
+    {
+      name: 'an https redirect rule broken',
+      edit: (d) => {
+        (d.clients[1] as Record<string, unknown>).redirect_uris = ['http://app.internal.example/cb'];
+      },
+      expected: /^clients\[1\]\.redirect_uris\[0\] must use https unless loopback$/,
+    },
+    {
+      name: 'a secret method without a secret',
+      edit: (d) => {
+        delete (d.clients[0] as Record<string, unknown>).client_secret;
+      },
+      expected: /^clients\[0\]\.client_secret is required by client_secret_basic, client_secret_post$/,
+    },
+    {
+      name: 'a public client with client_credentials',
+      edit: (d) => {
+        (d.clients[2] as Record<string, unknown>).grant_types = ['client_credentials'];
+      },
+      expected: /^clients\[2\]\.grant_types: a public client cannot use client_credentials/,
+    },
+    {
+      name: 'a scope nobody declared',
+      edit: (d) => {
+        (d.clients[0] as Record<string, unknown>).scopes = ['tools.access', 'root'];
+      },
+      expected: /^clients\[0\]\.scopes\[1\]: unknown scope root$/,
+    },
+    {
+      name: 'a default resource that is not a resource server',
+      edit: (d) => {
+        (d.clients[0] as Record<string, unknown>).default_resource = 'https://elsewhere.example';
+      },
+      expected: /^clients\[0\]\.default_resource is not a configured resource server audience$/,
+    },
+    {
+      name: 'a duplicate client id',
+      edit: (d) => {
+        d.clients.push({ ...(d.clients[0] as Record<string, unknown>) });
+      },
+      expected: /^clients: duplicate client_id ops-bot$/,
+    },
+    {
+      name: 'a code lifetime over 60 s',
+      edit: (d) => {
+        d.lifetimes = { authorization_code: 600 };
+      },
+      expected: /^lifetimes\.authorization_code must be at most 60 s/,
+    },
+  ];
+  for (const { name, edit, expected } of cases) {
+    it(`refuses ${name}, naming the exact path`, () => {
+      const doc = demoDocument();
+      edit(doc);
+      const problems = problemsOf(doc);
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `expected ${expected} in ${JSON.stringify(problems)}`,
+      );
+    });
+  }
+
+  it('reports YAML syntax errors with the file name', () => {
+    assert.throws(
+      () => loadConfigFile('/nonexistent/palisade.yaml'),
+      (e: ConfigError) => e.message.startsWith('/nonexistent/palisade.yaml: invalid configuration'),
+    );
+  });
+});
