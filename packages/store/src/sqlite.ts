@@ -45,13 +45,15 @@ function toRecord<T>(row: Row): StoredRecord<T> {
 /**
  * The embedded store: one SQLite file in the data directory, WAL mode.
  * better-sqlite3 is synchronous, so every statement is atomic within the
- * process; the conditional UPDATE in `consume` keeps it atomic across
- * processes sharing the file too.
+ * process; writes are group-committed in IMMEDIATE transactions, and the
+ * conditional UPDATE in `consume` keeps it atomic across processes sharing
+ * the file too.
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #clock: Clock;
   readonly #stmt;
+  #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(filename: string, clock: Clock = systemClock) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
@@ -89,11 +91,13 @@ export class SqliteStore implements Store {
   }
 
   async insert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<boolean> {
-    return this.#stmt.insert.run(this.#params(kind, id, value, options)).changes === 1;
+    const params = this.#params(kind, id, value, options);
+    return this.#write(() => this.#stmt.insert.run(params).changes === 1);
   }
 
   async upsert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<void> {
-    this.#stmt.upsert.run(this.#params(kind, id, value, options));
+    const params = this.#params(kind, id, value, options);
+    await this.#write(() => this.#stmt.upsert.run(params));
   }
 
   async find<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined> {
@@ -103,20 +107,19 @@ export class SqliteStore implements Store {
 
   async consume<T>(kind: RecordKind, id: string): Promise<ConsumeResult<T> | undefined> {
     const now = this.#clock.now();
-    const consumeOnce = this.#db.transaction(() => {
+    return this.#write(() => {
       const first = this.#stmt.consume.run({ kind, id, now }).changes === 1;
       const row = this.#stmt.find.get({ kind, id, now }) as Row | undefined;
       return row ? { record: toRecord<T>(row), first } : undefined;
     });
-    return consumeOnce.immediate();
   }
 
   async delete(kind: RecordKind, id: string): Promise<void> {
-    this.#stmt.delete.run({ kind, id });
+    await this.#write(() => this.#stmt.delete.run({ kind, id }));
   }
 
   async deleteByGrant(grantId: string): Promise<number> {
-    return this.#stmt.deleteByGrant.run({ grantId }).changes;
+    return this.#write(() => this.#stmt.deleteByGrant.run({ grantId }).changes);
   }
 
   async list<T>(kind: RecordKind): Promise<StoredRecord<T>[]> {
@@ -125,11 +128,55 @@ export class SqliteStore implements Store {
   }
 
   async sweep(): Promise<number> {
-    return this.#stmt.sweep.run({ now: this.#clock.now() }).changes;
+    const now = this.#clock.now();
+    return this.#write(() => this.#stmt.sweep.run({ now }).changes);
   }
 
   async close(): Promise<void> {
+    this.#flush();
     if (this.#db.open) this.#db.close();
+  }
+
+  /**
+   * Group commit: writes issued in the same turn of the event loop run in one
+   * IMMEDIATE transaction, in the order they were issued, and each caller is
+   * answered only after the commit. A token is never handed out before its
+   * record is durable, and a burst of N token requests costs one WAL commit
+   * instead of N (the dominant cost of a token request before this).
+   */
+  #write<R>(run: () => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.#db
+        .transaction(() => {
+          for (const op of batch) {
+            try {
+              outcomes.push({ ok: true, value: op.run() });
+            } catch (error) {
+              outcomes.push({ ok: false, error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    batch.forEach((op, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) op.resolve(outcome.value);
+      else op.reject(outcome?.error);
+    });
   }
 
   #params<T>(kind: RecordKind, id: string, value: T, options: WriteOptions) {
