@@ -45,9 +45,11 @@ export function checkFormPost(ctx: IdpContext, request: FastifyRequest, reply: F
   const csrf = body?.getAll('csrf');
   const origin = request.headers.origin;
   const fetchSite = request.headers['sec-fetch-site'];
-  const sameOrigin =
-    (origin === undefined || origin === new URL(ctx.realm.issuer).origin) &&
-    (fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none');
+  // Referrer-Policy: no-referrer makes browsers send `Origin: null` on same-origin form POSTs,
+  // so null is accepted; Sec-Fetch-Site then tells a same-origin POST from a cross-site one.
+  const originOk = origin === undefined || origin === 'null' || origin === new URL(ctx.realm.issuer).origin;
+  const siteOk = fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none';
+  const sameOrigin = originOk && siteOk;
   if (!body || csrf?.length !== 1 || !safeEqual(csrf[0] ?? '', interaction.csrf) || !sameOrigin) {
     refuse(reply, 403, 'Request refused', 'This form was not submitted from this sign-in page. Start again from the application.');
     return false;
