@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '@palisade/idp';
 import { configCheck } from './commands/config-check.js';
+import { consentRevoke } from './commands/consent-revoke.js';
 import { demo } from './commands/demo.js';
 import { hashPassword } from './commands/hash-password.js';
 import { keysRotate } from './commands/keys-rotate.js';
@@ -12,6 +13,8 @@ const USAGE = `usage: palisade <command>
   idp --config FILE            start the identity provider
   config check FILE            validate a configuration file without starting
   keys rotate --config FILE    generate new signing keys; old ones stay published until their tokens expire
+  consent revoke --config FILE --user NAME [--client ID]
+                               withdraw a user's consent and revoke the grants made under it
   hash-password                read a password on stdin, print its argon2id hash
 `;
 
@@ -20,7 +23,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      user: { type: 'string' },
+      client: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [command, sub, arg] = positionals;
   try {
@@ -38,6 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (command === 'config' && sub === 'check') return configCheck(arg ?? values.config);
     if (command === 'keys' && sub === 'rotate') return await keysRotate(values.config ?? arg);
+    if (command === 'consent' && sub === 'revoke') return await consentRevoke(values.config, values.user, values.client);
     if (command === 'hash-password') return await hashPassword();
     throw new UsageError(USAGE);
   } catch (error) {

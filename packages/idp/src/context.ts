@@ -12,6 +12,7 @@ export interface Endpoints {
   readonly jwks: string;
   readonly introspection: string;
   readonly revocation: string;
+  readonly endSession: string;
 }
 
 /** What every endpoint, grant and interaction step works with. */
@@ -31,6 +32,7 @@ export const PATHS = {
   jwks: '/jwks',
   introspection: '/introspect',
   revocation: '/revoke',
+  endSession: '/logout',
   interaction: '/interaction',
 } as const;
 
@@ -43,5 +45,6 @@ export function endpointsFor(issuer: string): Endpoints {
     jwks: base + PATHS.jwks,
     introspection: base + PATHS.introspection,
     revocation: base + PATHS.revocation,
+    endSession: base + PATHS.endSession,
   };
 }

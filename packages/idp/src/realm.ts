@@ -12,6 +12,7 @@ export interface Client {
   readonly jwks: JWTVerifyGetKey | undefined;
   readonly grantTypes: ReadonlySet<GrantType>;
   readonly redirectUris: readonly string[];
+  readonly postLogoutRedirectUris: readonly string[];
   readonly scopes: ReadonlySet<string>;
   readonly defaultScopes: readonly string[];
   readonly defaultResource: string | undefined;
@@ -68,6 +69,7 @@ export class Realm {
           jwks: c.jwks ? createLocalJWKSet({ keys: c.jwks.keys as JWK[] }) : undefined,
           grantTypes: new Set(c.grant_types),
           redirectUris: c.redirect_uris,
+          postLogoutRedirectUris: c.post_logout_redirect_uris,
           scopes: new Set(c.scopes),
           defaultScopes: c.default_scopes,
           defaultResource: c.default_resource,

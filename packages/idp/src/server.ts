@@ -5,6 +5,7 @@ import type { ParsedConfig } from './config/schema.js';
 import { endpointsFor, type IdpContext, PATHS } from './context.js';
 import { authorizationEndpoint } from './endpoints/authorize.js';
 import { discoveryEndpoints } from './endpoints/discovery.js';
+import { endSessionEndpoint } from './endpoints/end-session.js';
 import { introspectionEndpoint } from './endpoints/introspection.js';
 import { revocationEndpoint } from './endpoints/revocation.js';
 import { tokenEndpoint } from './endpoints/token.js';
@@ -69,6 +70,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   introspectionEndpoint(app, context);
   revocationEndpoint(app, context);
   userinfoEndpoint(app, context);
+  endSessionEndpoint(app, context);
   postOnly(app, [PATHS.token, PATHS.introspection, PATHS.revocation]);
 
   const timers = [

@@ -85,7 +85,10 @@ export class SqliteStore implements Store {
       ),
       delete: this.#db.prepare('DELETE FROM records WHERE kind = @kind AND id = @id'),
       deleteByGrant: this.#db.prepare('DELETE FROM records WHERE grant_id = @grantId'),
-      list: this.#db.prepare(`SELECT * FROM records WHERE kind = @kind AND ${live} ORDER BY created_at, id`),
+      // A range on the primary key rather than LIKE: ids may contain % and _, and the index is used.
+      list: this.#db.prepare(
+        `SELECT * FROM records WHERE kind = @kind AND id >= @prefix AND id < @upper AND ${live} ORDER BY created_at, id`,
+      ),
       sweep: this.#db.prepare('DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= @now'),
     };
   }
@@ -122,8 +125,9 @@ export class SqliteStore implements Store {
     return this.#write(() => this.#stmt.deleteByGrant.run({ grantId }).changes);
   }
 
-  async list<T>(kind: RecordKind): Promise<StoredRecord<T>[]> {
-    const rows = this.#stmt.list.all({ kind, now: this.#clock.now() }) as Row[];
+  async list<T>(kind: RecordKind, prefix = ''): Promise<StoredRecord<T>[]> {
+    // U+10FFFF is the largest code point, so every id that starts with the prefix sorts below this bound.
+    const rows = this.#stmt.list.all({ kind, prefix, upper: `${prefix}\u{10FFFF}`, now: this.#clock.now() }) as Row[];
     return rows.map((row) => toRecord<T>(row));
   }
 

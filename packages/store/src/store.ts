@@ -23,7 +23,8 @@ export type RecordKind =
   | 'replay'
   | 'totp_last_step'
   | 'pushed_request'
-  | 'login_failures';
+  | 'login_failures'
+  | 'grant_link';
 
 export interface StoredRecord<T> {
   readonly kind: RecordKind;
@@ -60,8 +61,12 @@ export interface Store {
   delete(kind: RecordKind, id: string): Promise<void>;
   /** Deletes every record of a grant (revocation of a whole token family). Returns how many. */
   deleteByGrant(grantId: string): Promise<number>;
-  /** Every live record of a kind, oldest first. Meant for small kinds (signing keys). */
-  list<T>(kind: RecordKind): Promise<StoredRecord<T>[]>;
+  /**
+   * Every live record of a kind whose id starts with `prefix` (all of them
+   * without one), oldest first. Ids built as `owner/item` make this an index
+   * of items by owner (grants of a session, of a consent).
+   */
+  list<T>(kind: RecordKind, prefix?: string): Promise<StoredRecord<T>[]>;
   /** Removes expired records; safe to run from several processes at once. Returns how many. */
   sweep(): Promise<number>;
   close(): Promise<void>;

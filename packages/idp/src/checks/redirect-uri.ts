@@ -7,7 +7,12 @@ import type { Client } from '../realm.js';
  * the same URI on any port, and only the port may differ (SECURITY A1, A4).
  */
 export function matchesRegisteredRedirect(client: Client, requested: string): boolean {
-  if (client.redirectUris.includes(requested)) return true;
+  return matchesRegistered(client.redirectUris, requested);
+}
+
+/** The same rule for any list of registered URIs (redirects, post-logout redirects). */
+export function matchesRegistered(registeredUris: readonly string[], requested: string): boolean {
+  if (registeredUris.includes(requested)) return true;
   let url: URL;
   try {
     url = new URL(requested);
@@ -15,7 +20,7 @@ export function matchesRegisteredRedirect(client: Client, requested: string): bo
     return false;
   }
   if (url.protocol !== 'http:' || !isLoopbackUrl(url) || url.hostname === 'localhost') return false;
-  return client.redirectUris.some((registered) => {
+  return registeredUris.some((registered) => {
     const candidate = new URL(registered);
     if (candidate.protocol !== 'http:' || !isLoopbackUrl(candidate)) return false;
     candidate.port = url.port;

@@ -51,11 +51,13 @@ export function crossCheck(config: ParsedConfig): string[] {
     if (client.grant_types.includes('refresh_token') && !client.grant_types.includes('authorization_code')) {
       problems.push(`${at}.grant_types: refresh_token needs authorization_code`);
     }
-    client.redirect_uris.forEach((uri, j) => {
-      const url = new URL(uri);
-      if (url.hash !== '' || uri.includes('#')) problems.push(`${at}.redirect_uris[${j}] must not contain a fragment`);
-      if (url.protocol !== 'https:' && !isLoopbackUrl(url)) problems.push(`${at}.redirect_uris[${j}] must use https unless loopback`);
-    });
+    for (const key of ['redirect_uris', 'post_logout_redirect_uris'] as const) {
+      client[key].forEach((uri, j) => {
+        const url = new URL(uri);
+        if (url.hash !== '' || uri.includes('#')) problems.push(`${at}.${key}[${j}] must not contain a fragment`);
+        if (url.protocol !== 'https:' && !isLoopbackUrl(url)) problems.push(`${at}.${key}[${j}] must use https unless loopback`);
+      });
+    }
     client.scopes.forEach((scope, j) => {
       if (!knownScopes.has(scope)) problems.push(`${at}.scopes[${j}]: unknown scope ${scope}`);
     });

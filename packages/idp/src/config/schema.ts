@@ -46,6 +46,8 @@ const client = z.strictObject({
   token_endpoint_auth_method: z.union([z.enum(AUTH_METHODS), z.array(z.enum(AUTH_METHODS)).min(1)]),
   grant_types: z.array(z.enum(GRANT_TYPES)).min(1),
   redirect_uris: z.array(absoluteUrl).default([]),
+  /** Where RP-Initiated Logout may send the browser afterwards (exact match; loopback on any port). */
+  post_logout_redirect_uris: z.array(absoluteUrl).default([]),
   scopes: z.array(scopeToken).default([]),
   /** Scopes a client_credentials request gets when it names none (RFC 6749 §3.3). */
   default_scopes: z.array(scopeToken).default([]),

@@ -18,6 +18,7 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     jwks_uri: endpoints.jwks,
     introspection_endpoint: endpoints.introspection,
     revocation_endpoint: endpoints.revocation,
+    end_session_endpoint: endpoints.endSession,
     scopes_supported: realm.scopesSupported,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

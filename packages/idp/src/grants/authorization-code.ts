@@ -1,5 +1,6 @@
-import { InvalidGrant, InvalidTarget, sha256 } from '@palisade/core';
+import { InvalidGrant, InvalidRequest, InvalidTarget, sha256 } from '@palisade/core';
 import { checkCodeVerifier } from '../checks/pkce.js';
+import type { IdpContext } from '../context.js';
 import type { AuthorizationCodeRecord, Grant } from '../tokens/model.js';
 import { revokeGrant } from '../tokens/revoke-grant.js';
 import type { GrantHandler } from './grant.js';
@@ -19,7 +20,8 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
   grantType: 'authorization_code',
   parameters,
   async handle(ctx, client, params) {
-    if (params.code === undefined) throw InvalidGrant('code is required');
+    // RFC 6749 §5.2: a missing required parameter is invalid_request.
+    if (params.code === undefined) throw InvalidRequest('code is required');
     const id = sha256(params.code);
     const found = await ctx.store.find<AuthorizationCodeRecord>('authorization_code', id);
     if (!found) throw InvalidGrant('the code is invalid or expired');
@@ -29,20 +31,18 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
     if (code.redirectUri !== null && params.redirect_uri !== code.redirectUri) {
       throw InvalidGrant('redirect_uri does not match the authorization request');
     }
-
-    const consumed = await ctx.store.consume<AuthorizationCodeRecord>('authorization_code', id);
-    if (!consumed?.first) {
-      // OAuth 2.1 §4.1.3: revoke every token already issued from this code.
-      await revokeGrant(ctx.store, code.grantId);
-      throw InvalidGrant('the code was already used');
-    }
+    if (found.consumedAt !== null) return reused(ctx, code.grantId);
     const grantRecord = await ctx.store.find<Grant>('grant', code.grantId);
     if (!grantRecord) throw InvalidGrant('the grant was revoked');
     const grant = grantRecord.value;
     // RFC 8707 §2.2: the token request may only repeat the authorized resource.
+    // Checked before consuming, so a refused request does not burn the code.
     if (params.resource !== undefined && params.resource !== grant.resource) {
       throw InvalidTarget('resource was not part of the authorization request');
     }
+
+    const consumed = await ctx.store.consume<AuthorizationCodeRecord>('authorization_code', id);
+    if (!consumed?.first) return reused(ctx, code.grantId);
     return issueForGrant(ctx, {
       client,
       grantId: code.grantId,
@@ -53,3 +53,9 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
     });
   },
 };
+
+/** OAuth 2.1 §4.1.3: a second redemption revokes every token already issued from this code. */
+async function reused(ctx: IdpContext, grantId: string): Promise<never> {
+  await revokeGrant(ctx.store, grantId);
+  throw InvalidGrant('the code was already used');
+}

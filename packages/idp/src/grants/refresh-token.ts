@@ -1,5 +1,6 @@
-import { InvalidGrant, InvalidTarget, sha256 } from '@palisade/core';
+import { InvalidGrant, InvalidRequest, InvalidTarget, sha256 } from '@palisade/core';
 import { narrowScope } from '../checks/scope.js';
+import type { IdpContext } from '../context.js';
 import { splitScope } from '../http/params.js';
 import type { Grant, RefreshTokenRecord } from '../tokens/model.js';
 import { revokeGrant } from '../tokens/revoke-grant.js';
@@ -18,24 +19,25 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: 'refresh_token',
   parameters,
   async handle(ctx, client, params) {
-    if (params.refresh_token === undefined) throw InvalidGrant('refresh_token is required');
+    // RFC 6749 §5.2: a missing required parameter is invalid_request.
+    if (params.refresh_token === undefined) throw InvalidRequest('refresh_token is required');
     const id = sha256(params.refresh_token);
     const found = await ctx.store.find<RefreshTokenRecord>('refresh_token', id);
     if (!found) throw InvalidGrant('the refresh token is invalid, expired or revoked');
     if (found.value.clientId !== client.id) throw InvalidGrant('the refresh token was issued to another client');
-
-    const consumed = await ctx.store.consume<RefreshTokenRecord>('refresh_token', id);
-    if (!consumed?.first) {
-      await revokeGrant(ctx.store, found.value.grantId);
-      throw InvalidGrant('the refresh token was already used');
-    }
+    if (found.consumedAt !== null) return replayed(ctx, found.value.grantId);
     const grantRecord = await ctx.store.find<Grant>('grant', found.value.grantId);
     if (!grantRecord) throw InvalidGrant('the grant was revoked');
     const grant = grantRecord.value;
+    // Validated before consuming: a refused request must not rotate the token
+    // away, or the client's retry would look like reuse and revoke the family.
     const scope = narrowScope(grant.scope, splitScope(params.scope));
     if (params.resource !== undefined && params.resource !== grant.resource) {
       throw InvalidTarget('resource was not part of the grant');
     }
+
+    const consumed = await ctx.store.consume<RefreshTokenRecord>('refresh_token', id);
+    if (!consumed?.first) return replayed(ctx, found.value.grantId);
     return issueForGrant(ctx, {
       client,
       grantId: found.value.grantId,
@@ -45,3 +47,9 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
     });
   },
 };
+
+/** A rotated refresh token came back: two parties hold it, so the whole family goes (RFC 9700 §4.14.2). */
+async function replayed(ctx: IdpContext, grantId: string): Promise<never> {
+  await revokeGrant(ctx.store, grantId);
+  throw InvalidGrant('the refresh token was already used');
+}

@@ -37,10 +37,10 @@ export async function loadInteraction(
 
 /**
  * CSRF defence for every form POST (RFC 9700 §4.7, SECURITY S1): the
- * per-interaction token must match, and a browser-sent Origin or
+ * form's token (per interaction, or per session for logout) must match, and a browser-sent Origin or
  * Sec-Fetch-Site must say same-origin. Returns false after answering 403.
  */
-export function checkFormPost(ctx: IdpContext, request: FastifyRequest, reply: FastifyReply, interaction: Interaction): boolean {
+export function checkFormPost(ctx: IdpContext, request: FastifyRequest, reply: FastifyReply, expectedCsrf: string): boolean {
   const body = request.body instanceof URLSearchParams ? request.body : undefined;
   const csrf = body?.getAll('csrf');
   const origin = request.headers.origin;
@@ -50,7 +50,7 @@ export function checkFormPost(ctx: IdpContext, request: FastifyRequest, reply: F
   const originOk = origin === undefined || origin === 'null' || origin === new URL(ctx.realm.issuer).origin;
   const siteOk = fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none';
   const sameOrigin = originOk && siteOk;
-  if (!body || csrf?.length !== 1 || !safeEqual(csrf[0] ?? '', interaction.csrf) || !sameOrigin) {
+  if (!body || csrf?.length !== 1 || !safeEqual(csrf[0] ?? '', expectedCsrf) || !sameOrigin) {
     refuse(reply, 403, 'Request refused', 'This form was not submitted from this sign-in page. Start again from the application.');
     return false;
   }

@@ -1,5 +1,6 @@
 import { randomToken, sha256 } from '@palisade/core';
 import type { IdpContext } from '../context.js';
+import { linkGrant } from '../tokens/grant-links.js';
 import type { AuthorizationCodeRecord, Grant } from '../tokens/model.js';
 import type { AuthorizationRequest, Session } from './model.js';
 
@@ -27,6 +28,7 @@ export async function issueAuthorizationCode(ctx: IdpContext, request: Authoriza
     ? lifetimes.refresh_token
     : lifetimes.authorization_code + lifetimes.access_token;
   await ctx.store.insert('grant', grantId, grant, { expiresAt: now + grantLifetime, grantId });
+  await linkGrant(ctx.store, grantId, grant, now + grantLifetime);
 
   const code = randomToken(32);
   const record: AuthorizationCodeRecord = {

@@ -35,6 +35,8 @@ export interface Session {
   readonly authTime: number;
   readonly acr: string;
   readonly amr: readonly string[];
+  /** Anti-CSRF token of forms that act on the session itself (logout). */
+  readonly csrf: string;
 }
 
 export interface Consent {

@@ -30,8 +30,9 @@ async function needsConsent(ctx: IdpContext, interaction: Interaction, session: 
   return !(scopeCovered && resourceCovered);
 }
 
+/** `sub/client`, each part URI-encoded so the separator is unambiguous (and no NUL reaches PostgreSQL). */
 export function consentId(sub: string, clientId: string): string {
-  return `${sub}\u0000${clientId}`;
+  return `${encodeURIComponent(sub)}/${encodeURIComponent(clientId)}`;
 }
 
 /**

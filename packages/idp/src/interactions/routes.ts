@@ -39,7 +39,7 @@ function formStep(ctx: IdpContext, step: Step) {
   return async (request: InteractionRequest, reply: FastifyReply) => {
     const loaded = await loadInteraction(ctx, request, reply);
     if (!loaded) return reply;
-    if (!checkFormPost(ctx, request, reply, loaded.interaction)) return reply;
+    if (!checkFormPost(ctx, request, reply, loaded.interaction.csrf)) return reply;
     return step(ctx, request, reply, loaded);
   };
 }

@@ -25,13 +25,13 @@ export async function startSession(
   ctx: IdpContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  session: Omit<Session, 'sid'>,
+  session: Omit<Session, 'sid' | 'csrf'>,
 ): Promise<Session> {
   const previous = request.cookies[DEFAULTS.session.cookieName];
   if (previous) await ctx.store.delete('session', sha256(previous));
   const lifetime = ctx.realm.config.lifetimes.session;
   const cookie = randomToken(32);
-  const stored: Session = { ...session, sid: randomToken(16) };
+  const stored: Session = { ...session, sid: randomToken(16), csrf: randomToken(32) };
   await ctx.store.insert('session', sha256(cookie), stored, { expiresAt: ctx.clock.now() + lifetime });
   reply.setCookie(DEFAULTS.session.cookieName, cookie, {
     path: '/',
@@ -54,4 +54,11 @@ export function bindInteraction(ctx: IdpContext, reply: FastifyReply, path: stri
     maxAge: ctx.realm.config.lifetimes.interaction,
   });
   return sha256(value);
+}
+
+/** Ends this browser's SSO session: deletes the record and expires the cookie. */
+export async function endSession(ctx: IdpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const cookie = request.cookies[DEFAULTS.session.cookieName];
+  if (cookie) await ctx.store.delete('session', sha256(cookie));
+  reply.clearCookie(DEFAULTS.session.cookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies(ctx) });
 }

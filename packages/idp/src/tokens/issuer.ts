@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Clock, InvalidToken, randomToken, sha256 } from '@palisade/core';
 import type { Store } from '@palisade/store';
-import { createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { compactVerify, createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { Client, User } from '../realm.js';
@@ -149,7 +149,29 @@ export class TokenIssuer {
     }
     const record = await this.#store.find<AccessTokenRecord>('access_token', claims.jti);
     if (!record) throw InvalidToken('the access token is invalid', 'revoked or unknown jti');
+    // A token written while its grant was being revoked (racing code reuse or
+    // refresh replay) outlives the family delete; the grant decides (OAuth 2.1 §4.1.3).
+    if (record.value.grantId !== null && !(await this.#store.find('grant', record.value.grantId))) {
+      throw InvalidToken('the access token is invalid', 'grant revoked');
+    }
     return claims;
+  }
+
+  /**
+   * The client (`aud`) of an ID token this IdP signed, or undefined. Expiry
+   * is not checked: OIDC RP-Initiated Logout §2 accepts expired hints.
+   */
+  async idTokenAudience(token: string): Promise<string | undefined> {
+    this.#refreshVerificationKeys();
+    try {
+      const { payload } = await compactVerify(token, this.#verificationKeys);
+      const claims = JSON.parse(new TextDecoder().decode(payload)) as { iss?: unknown; aud?: unknown };
+      if (claims.iss !== this.#issuer) return undefined;
+      const aud = [claims.aud].flat();
+      return aud.length === 1 && typeof aud[0] === 'string' ? aud[0] : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   #refreshVerificationKeys(): void {

@@ -104,6 +104,17 @@ export function storeSuite(name: string, open: (clock: ManualClock) => Promise<S
       assert.deepEqual(ids.slice(-2), ['k2', 'k3']);
     });
 
+    it('lists by id prefix exactly (no wildcard meaning for % or _)', async () => {
+      await store.insert('grant_link', 'session/s1/g1', {}, { expiresAt: null });
+      await store.insert('grant_link', 'session/s1/g2', {}, { expiresAt: null });
+      await store.insert('grant_link', 'session/s10/g3', {}, { expiresAt: null });
+      await store.insert('grant_link', 'session/%/g4', {}, { expiresAt: null });
+      const ids = (await store.list('grant_link', 'session/s1/')).map((r) => r.id);
+      assert.deepEqual(ids.sort(), ['session/s1/g1', 'session/s1/g2']);
+      assert.equal((await store.list('grant_link', 'session/%')).length, 1);
+      assert.equal((await store.list('grant_link')).length, 4);
+    });
+
     it('sweeps only expired records', async () => {
       await store.insert('session', 'old', {}, { expiresAt: clock.now() + 1 });
       await store.insert('session', 'forever', {}, { expiresAt: null });

@@ -95,3 +95,25 @@ export function errorPage(title: string, message: string): string {
     html`<h1>${title}</h1><div class="error" role="alert">${message}</div><p class="lead">Return to the application and try again. If this keeps happening, contact your administrator.</p>`,
   );
 }
+
+export function logoutPage(input: { csrf: string; username: string; client: Client | undefined; fields: Record<string, string> }): string {
+  const hidden = Object.entries(input.fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
+  return layout(
+    'Sign out',
+    html`<h1>Sign out?</h1>
+<p class="lead">You are signed in as <strong>${input.username}</strong>${input.client ? html` and <strong>${input.client.name}</strong> asks to sign you out` : undefined}.</p>
+<p>Signing out ends your session on this browser and stops applications from using it. Applications you allowed to keep access while you are away keep it.</p>
+<form method="post" action="/logout">
+<input type="hidden" name="csrf" value="${input.csrf}">
+${hidden}
+<div class="actions">
+<button type="submit" name="decision" value="stay" class="secondary">Stay signed in</button>
+<button type="submit" name="decision" value="logout">Sign out</button>
+</div>
+</form>`,
+  );
+}
+
+export function signedOutPage(): string {
+  return layout('Signed out', html`<h1>You are signed out</h1><p class="lead">You can close this window.</p>`);
+}
