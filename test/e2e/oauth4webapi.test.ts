@@ -72,3 +72,30 @@ describe('oauth4webapi 3: private_key_jwt agents and RFC 9068 validation of our 
     assert.equal(tokens.scope, 'tools.access');
   });
 });
+
+describe('selectable signing algorithms (keys.algorithms): tokens verify with a strict client', () => {
+  for (const alg of ['EdDSA', 'PS256', 'ES384', 'RS256'] as const) {
+    it(`${alg}: JWKS publishes it, access tokens are signed with it and pass validateJwtAccessToken`, async () => {
+      const server = await startTestIdp({
+        mutate: (doc) => {
+          doc.keys = { algorithms: [alg] };
+        },
+      });
+      try {
+        const issuer = new URL(server.issuer);
+        const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...insecure, algorithm: 'oauth2' }));
+        assert.deepEqual(as.id_token_signing_alg_values_supported, [alg]);
+        const client: oauth.Client = { client_id: DEMO.opsBot.id };
+        const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(DEMO.opsBot.secret), {}, insecure);
+        const { access_token: token } = await oauth.processClientCredentialsResponse(as, client, response);
+        const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as { alg: string };
+        assert.equal(header.alg, alg);
+        const request = new Request(DEMO.gateway, { headers: { authorization: `Bearer ${token}` } });
+        const claims = await oauth.validateJwtAccessToken(as, request, DEMO.gateway, insecure);
+        assert.equal(claims.client_id, DEMO.opsBot.id);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
