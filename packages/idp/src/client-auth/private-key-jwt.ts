@@ -1,8 +1,9 @@
 import { InvalidClient } from '@palisade/core';
-import { decodeJwt, type JWTPayload, jwtVerify } from 'jose';
+import { type JWTPayload, jwtVerify } from 'jose';
 import { DEFAULTS } from '../config/defaults.js';
 import type { IdpContext } from '../context.js';
 import type { Client } from '../realm.js';
+import { unverifiedClaim } from '../tokens/unverified-claim.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Asymmetric only: HS* would let anyone holding the public key forge (RFC 8725 §3.1); `none` never. */
@@ -25,7 +26,7 @@ export async function verifyClientAssertion(
 ): Promise<Client> {
   const fail = (detail: string) => InvalidClient('client authentication failed', detail);
   if (body.get('client_assertion_type') !== JWT_BEARER) throw fail('unsupported client_assertion_type');
-  const unverifiedIss = peekIssuer(assertion);
+  const unverifiedIss = unverifiedClaim(assertion, 'iss');
   const clientId = bodyClientId ?? unverifiedIss;
   const client = clientId === undefined ? undefined : ctx.realm.clients.get(clientId);
   if (!client?.jwks || !client.authMethods.has('private_key_jwt')) throw fail('client not registered for private_key_jwt');
@@ -51,14 +52,4 @@ export async function verifyClientAssertion(
   const fresh = await ctx.store.insert('replay', `client_assertion:${client.id}:${payload.jti}`, {}, { expiresAt: exp + 30 });
   if (!fresh) throw fail('assertion jti replayed');
   return client;
-}
-
-/** The unverified `iss`, only to find which client's keys to verify with. */
-function peekIssuer(assertion: string): string | undefined {
-  try {
-    const { iss } = decodeJwt(assertion);
-    return typeof iss === 'string' ? iss : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -43,6 +43,17 @@ async function validate(ctx: IdpContext, source: URLSearchParams): Promise<Logou
   return { client, redirect: p.post_logout_redirect_uri, state: p.state };
 }
 
+/** The validated request, or undefined after answering with the error page (never a redirect). */
+async function validateOrRefuse(ctx: IdpContext, source: URLSearchParams, reply: FastifyReply): Promise<LogoutRequest | undefined> {
+  try {
+    return await validate(ctx, source);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    refuse(reply, 400, 'Invalid sign-out request', error.description);
+    return undefined;
+  }
+}
+
 function done(reply: FastifyReply, logout: LogoutRequest): FastifyReply {
   if (!logout.redirect) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(signedOutPage());
   const url = new URL(logout.redirect);
@@ -60,13 +71,8 @@ function done(reply: FastifyReply, logout: LogoutRequest): FastifyReply {
 export function endSessionEndpoint(app: FastifyInstance, ctx: IdpContext): void {
   app.get(PATHS.endSession, async (request: FastifyRequest, reply) => {
     const query = new URLSearchParams(request.url.split('?')[1] ?? '');
-    let logout: LogoutRequest;
-    try {
-      logout = await validate(ctx, query);
-    } catch (error) {
-      if (error instanceof OAuthError) return refuse(reply, 400, 'Invalid sign-out request', error.description);
-      throw error;
-    }
+    const logout = await validateOrRefuse(ctx, query, reply);
+    if (!logout) return reply;
     const session = await currentSession(ctx, request);
     if (!session) return done(reply, logout);
     const fields = Object.fromEntries(PARAMETERS.flatMap((name) => (query.get(name) ? [[name, query.get(name) as string]] : [])));
@@ -79,13 +85,8 @@ export function endSessionEndpoint(app: FastifyInstance, ctx: IdpContext): void 
 
   app.post(PATHS.endSession, async (request: FastifyRequest, reply) => {
     const body = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
-    let logout: LogoutRequest;
-    try {
-      logout = await validate(ctx, body);
-    } catch (error) {
-      if (error instanceof OAuthError) return refuse(reply, 400, 'Invalid sign-out request', error.description);
-      throw error;
-    }
+    const logout = await validateOrRefuse(ctx, body, reply);
+    if (!logout) return reply;
     const session = await currentSession(ctx, request);
     if (!session) return done(reply, logout);
     if (!checkFormPost(ctx, request, reply, session.csrf)) return reply;

@@ -1,12 +1,12 @@
 import { InvalidRequest, sha256 } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
-import { decodeJwt } from 'jose';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { formBody, readParams } from '../http/params.js';
 import { noStore, sendError } from '../http/responses.js';
 import type { AccessTokenRecord, RefreshTokenRecord } from '../tokens/model.js';
 import { revokeGrant } from '../tokens/revoke-grant.js';
+import { unverifiedClaim } from '../tokens/unverified-claim.js';
 
 /**
  * Token revocation (RFC 7009). Revoking a refresh token revokes its whole
@@ -26,7 +26,7 @@ export function revocationEndpoint(app: FastifyInstance, ctx: IdpContext): void 
       if (refresh && refresh.value.clientId === client.id) {
         await revokeGrant(ctx.store, refresh.value.grantId);
       } else if (!refresh) {
-        const jti = jtiOf(token);
+        const jti = unverifiedClaim(token, 'jti');
         const record = jti === undefined ? undefined : await ctx.store.find<AccessTokenRecord>('access_token', jti);
         if (record && jti !== undefined && record.value.clientId === client.id) await ctx.store.delete('access_token', jti);
       }
@@ -35,14 +35,4 @@ export function revocationEndpoint(app: FastifyInstance, ctx: IdpContext): void 
       return sendError(reply, error);
     }
   });
-}
-
-/** The `jti` of something shaped like a JWT; the store record decides whether it is ours. */
-function jtiOf(token: string): string | undefined {
-  try {
-    const { jti } = decodeJwt(token);
-    return typeof jti === 'string' ? jti : undefined;
-  } catch {
-    return undefined;
-  }
 }
