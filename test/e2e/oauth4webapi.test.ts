@@ -35,7 +35,13 @@ describe('oauth4webapi 3: private_key_jwt agents and RFC 9068 validation of our 
 
   async function agentToken(): Promise<string> {
     const client: oauth.Client = { client_id: 'report-agent' };
-    const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.PrivateKeyJwt(agentKey), { scope: 'tools.access' }, insecure);
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      client,
+      oauth.PrivateKeyJwt(agentKey),
+      { scope: 'tools.access' },
+      insecure,
+    );
     return (await oauth.processClientCredentialsResponse(as, client, response)).access_token;
   }
 
@@ -58,10 +64,13 @@ describe('oauth4webapi 3: private_key_jwt agents and RFC 9068 validation of our 
   it('the same token is refused for another audience (SECURITY M2)', async () => {
     const token = await agentToken();
     const request = new Request('http://127.0.0.1:9410/', { headers: { authorization: `Bearer ${token}` } });
-    await assert.rejects(oauth.validateJwtAccessToken(as, request, 'http://127.0.0.1:9410', insecure), (e: oauth.OperationProcessingError) => {
-      assert.equal(e.code, oauth.JWT_CLAIM_COMPARISON);
-      return true;
-    });
+    await assert.rejects(
+      oauth.validateJwtAccessToken(as, request, 'http://127.0.0.1:9410', insecure),
+      (e: oauth.OperationProcessingError) => {
+        assert.equal(e.code, oauth.JWT_CLAIM_COMPARISON);
+        return true;
+      },
+    );
   });
 
   it('client secrets work through oauth4webapi too (client_secret_post)', async () => {
