@@ -8,41 +8,12 @@ import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
 import { assistant, authorizationRequest, discover } from '../helpers/clients.js';
+import { basic, expectError, field, post, type Reply } from '../helpers/http.js';
 import { DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
 
-interface Reply {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Record<string, unknown>;
-}
-
-/** A form POST exactly as given: fetch adds only Content-Type (application/x-www-form-urlencoded). */
-async function post(url: string, form: Record<string, string> | string, authorization?: string): Promise<Reply> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: authorization === undefined ? {} : { authorization },
-    body: new URLSearchParams(form),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-/** client_secret_basic (RFC 6749 §2.3.1). */
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const ASSISTANT = basic(DEMO.assistant.id, DEMO.assistant.secret);
 const CLI_REDIRECT = 'http://127.0.0.1:53117/callback';
 const FULL_SCOPE = 'openid profile email';
-
-function expectError(reply: Reply, status: number, error: string): void {
-  assert.deepEqual({ status: reply.status, error: reply.body.error }, { status, error }, JSON.stringify(reply.body));
-}
-
-function field(reply: Reply, name: string): string {
-  const value = reply.body[name];
-  assert.ok(typeof value === 'string', `${name} missing from ${reply.status} ${JSON.stringify(reply.body)}`);
-  return value;
-}
 
 interface Tokens {
   readonly access: string;

@@ -19,29 +19,9 @@ import {
 import type * as client from 'openid-client';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
 import { assistant, authorizationRequest } from '../helpers/clients.js';
+import { basic, call, expectError, field, post } from '../helpers/http.js';
 import { DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
 
-interface Reply {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Record<string, unknown>;
-}
-type Form = string | Record<string, string> | [string, string][];
-
-async function call(url: string, init: RequestInit): Promise<Reply> {
-  const response = await fetch(url, { redirect: 'manual', ...init });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-/** A form POST exactly as given: fetch adds only Content-Type (application/x-www-form-urlencoded). */
-function post(url: string, form: Form, authorization?: string): Promise<Reply> {
-  return call(url, { method: 'POST', headers: authorization === undefined ? {} : { authorization }, body: new URLSearchParams(form) });
-}
-
-/** client_secret_basic (RFC 6749 §2.3.1: form-encode, join with a colon, base64). */
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const ASSISTANT = basic(DEMO.assistant.id, DEMO.assistant.secret);
 const OPS_BOT = basic(DEMO.opsBot.id, DEMO.opsBot.secret);
 const OPS_BOT_POST = { client_id: DEMO.opsBot.id, client_secret: DEMO.opsBot.secret };
@@ -51,16 +31,6 @@ interface Issued {
   readonly code: string;
   readonly verifier: string;
   readonly challenge: string;
-}
-
-function expectError(reply: Reply, status: number, error: string): void {
-  assert.deepEqual({ status: reply.status, error: reply.body.error }, { status, error }, JSON.stringify(reply.body));
-}
-
-function field(reply: Reply, name: string): string {
-  const value = reply.body[name];
-  assert.ok(typeof value === 'string', `${name} missing from ${reply.status} ${JSON.stringify(reply.body)}`);
-  return value;
 }
 
 describe('token endpoint: authorization code redemption (SECURITY T1–T8)', () => {
