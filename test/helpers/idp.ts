@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@palisade/core';
-import { createIdp, type Idp, type ParsedConfig, parseConfig } from '@palisade/idp';
+import { createIdp, type Idp, type IdpOptions, type ParsedConfig, parseConfig } from '@palisade/idp';
 import { SqliteStore } from '@palisade/store';
 import { parse as parseYaml } from 'yaml';
 
@@ -53,6 +53,8 @@ export interface TestIdpOptions {
   readonly dataDir?: string;
   readonly port?: number;
   readonly clock?: ManualClock;
+  /** Fastify/pino logger options (tests that inspect what is logged). */
+  readonly logger?: IdpOptions['logger'];
 }
 
 /**
@@ -67,7 +69,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
   const config = parseConfig(document, 'test config', { PALISADE_IDP_PORT: String(port), PALISADE_DATA: dataDir });
   const clock = options.clock ?? new ManualClock();
   const store = new SqliteStore(join(dataDir, 'palisade.db'), clock);
-  const idp = await createIdp({ config, store, clock });
+  const idp = await createIdp({ config, store, clock, ...(options.logger ? { logger: options.logger } : {}) });
   await idp.listen({ host: '127.0.0.1', port });
   const stop = async () => {
     await idp.close();
