@@ -1,0 +1,3 @@
+export type { AuthorizationDetail, JsonValue } from './detail.js';
+export { SET_FIELDS } from './detail.js';
+export { covers, coversAll } from './covers.js';
