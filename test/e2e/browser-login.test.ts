@@ -38,7 +38,7 @@ describe('login, TOTP and consent pages in headless Chromium', { skip }, () => {
   async function authorizationUrl(config: client.Configuration) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
-    const url = client.buildAuthorizationUrl(config, {
+    const url = await client.buildAuthorizationUrlWithPAR(config, {
       redirect_uri: redirectUri,
       scope: 'openid profile',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),

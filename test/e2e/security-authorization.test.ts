@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { authorizeInBrowser, pageKind, ScriptedBrowser } from '../helpers/browser.js';
 import { assistant } from '../helpers/clients.js';
-import { DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { allowFrontChannel, DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
 
 // ../shared/SECURITY.md "Authorization endpoint" (A1–A15), proved over real HTTP against the demo realm.
 // Requests are built by hand: most of them are ones a careful client library refuses to build.
@@ -87,6 +87,7 @@ describe('SECURITY A1–A15: the authorization endpoint (OAuth 2.1 §4.1, RFC 97
   before(async () => {
     server = await startTestIdp({
       mutate: (document) => {
+        allowFrontChannel(document);
         document.clients.push({
           client_id: TWO.id,
           name: 'Two redirects',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { authorizeInBrowser, pageKind, readForm, ScriptedBrowser, totpNow } from '../helpers/browser.js';
-import { DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { allowFrontChannel, DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
 
 // ../shared/SECURITY.md "Session and consent" (S1–S4): the login, TOTP and consent pages over real HTTP.
 
@@ -115,7 +115,7 @@ describe('SECURITY S1: CSRF on the login, TOTP and consent forms (OAuth 2.1 §7.
   let server: TestIdp;
   let issuer: string;
   before(async () => {
-    server = await startTestIdp();
+    server = await startTestIdp({ mutate: allowFrontChannel });
     issuer = server.issuer;
   });
   after(() => server.close());
@@ -179,7 +179,7 @@ describe('SECURITY S2–S4: framing, per-client consent, client identity (BCP §
   let server: TestIdp;
   let issuer: string;
   before(async () => {
-    server = await startTestIdp();
+    server = await startTestIdp({ mutate: allowFrontChannel });
     issuer = server.issuer;
   });
   after(() => server.close());

@@ -140,17 +140,19 @@ describe('token endpoint: authorization code redemption (SECURITY T1–T8)', () 
     });
   }
 
-  it('T5: no code ever exists without a code_challenge, so a verifier cannot meet one: a request without challenge gets invalid_request and no code (RFC 9700 §4.8.2; A5)', async () => {
-    const request = await authorizationRequest(config);
-    request.url.searchParams.delete('code_challenge');
-    request.url.searchParams.delete('code_challenge_method');
-    const { response, url: callback } = await new ScriptedBrowser(server.issuer).follow(request.url);
-    assert.equal(response.status, 303);
-    assert.equal(callback.origin + callback.pathname, DEMO.assistant.redirectUri);
-    assert.equal(callback.searchParams.get('error'), 'invalid_request');
-    assert.equal(callback.searchParams.get('code'), null);
-    assert.equal(callback.searchParams.get('state'), request.state);
-    assert.equal(callback.searchParams.get('iss'), server.issuer);
+  it('T5: no code ever exists without a code_challenge, so a verifier cannot meet one: a request without challenge is refused at PAR and no code is issued (RFC 9700 §4.8.2; A5)', async () => {
+    const reply = await post(
+      `${server.issuer}/par`,
+      {
+        response_type: 'code',
+        redirect_uri: DEMO.assistant.redirectUri,
+        scope: 'openid',
+        state: 'no-challenge',
+      },
+      ASSISTANT,
+    );
+    expectError(reply, 400, 'invalid_request');
+    assert.equal(reply.body.request_uri, undefined);
   });
 
   it('T6: a code redeemed by another client → 400 invalid_grant, and its own client can still redeem it (OAuth 2.1 §4.1.3)', async () => {

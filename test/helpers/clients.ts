@@ -28,12 +28,23 @@ export interface PkceRequest {
   readonly nonce: string;
 }
 
-/** An authorization URL with PKCE S256, state and nonce, as a careful client builds it. */
-export async function authorizationRequest(config: client.Configuration, parameters: Record<string, string> = {}): Promise<PkceRequest> {
+/**
+ * An authorization URL with PKCE S256, state and nonce, as a careful client
+ * builds it: pushed first (RFC 9126; the demo `assistant` requires it), or in
+ * the front channel with `{ pushed: false }`.
+ */
+export async function authorizationRequest(
+  config: client.Configuration,
+  parameters: Record<string, string> = {},
+  { pushed = true }: { pushed?: boolean } = {},
+): Promise<PkceRequest> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
+  const build = pushed
+    ? client.buildAuthorizationUrlWithPAR
+    : (c: client.Configuration, p: Record<string, string>) => Promise.resolve(client.buildAuthorizationUrl(c, p));
+  const url = await build(config, {
     redirect_uri: DEMO.assistant.redirectUri,
     scope: 'openid profile email',
     code_challenge: await client.calculatePKCECodeChallenge(verifier),

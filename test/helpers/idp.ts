@@ -32,6 +32,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Lets the demo `assistant` send plain (front-channel) authorization requests,
+ * for tests of the authorization endpoint's own validation; the demo realm
+ * requires PAR for it (RFC 9126 §5), which security-par tests on its own.
+ */
+export function allowFrontChannel(document: ConfigDocument): void {
+  const assistant = document.clients.find((c) => c.client_id === 'assistant');
+  if (assistant) assistant.require_pushed_authorization_requests = false;
+}
+
 export type ConfigDocument = Record<string, unknown> & { clients: Record<string, unknown>[] };
 
 export interface TestIdp {

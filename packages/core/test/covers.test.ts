@@ -83,7 +83,14 @@ describe('covers(granted, required): exact, case-sensitive, no normalisation (RF
     });
 
     it('more grants never cover less (monotonic in granted)', () => {
-      fc.assert(fc.property(fc.array(detail, { maxLength: 4 }), detail, detail, (granted, extra, required) => !covers(granted, required) || covers([...granted, extra], required)));
+      fc.assert(
+        fc.property(
+          fc.array(detail, { maxLength: 4 }),
+          detail,
+          detail,
+          (granted, extra, required) => !covers(granted, required) || covers([...granted, extra], required),
+        ),
+      );
     });
 
     it('nested objects compare whole: any change to the amount breaks coverage', () => {

@@ -13,6 +13,7 @@ export interface Endpoints {
   readonly introspection: string;
   readonly revocation: string;
   readonly endSession: string;
+  readonly par: string;
 }
 
 /** What every endpoint, grant and interaction step works with. */
@@ -33,6 +34,7 @@ export const PATHS = {
   introspection: '/introspect',
   revocation: '/revoke',
   endSession: '/logout',
+  par: '/par',
   interaction: '/interaction',
 } as const;
 
@@ -46,5 +48,6 @@ export function endpointsFor(issuer: string): Endpoints {
     introspection: base + PATHS.introspection,
     revocation: base + PATHS.revocation,
     endSession: base + PATHS.endSession,
+    par: base + PATHS.par,
   };
 }

@@ -1,6 +1,8 @@
 import { sha256 } from '@palisade/core';
 import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { ClientAuthMethod, GrantType, ParsedConfig, SigningAlgorithm } from './config/schema.js';
+import { DetailPolicy } from './rar/policy.js';
+import { DetailTypes } from './rar/registry.js';
 
 export interface Client {
   readonly id: string;
@@ -19,6 +21,8 @@ export interface Client {
   readonly resources: ReadonlySet<string>;
   readonly idTokenAlg: SigningAlgorithm;
   readonly requireConsent: boolean;
+  readonly authorizationDetailsTypes: ReadonlySet<string>;
+  readonly requirePushedAuthorizationRequests: boolean;
 }
 
 export interface User {
@@ -51,6 +55,8 @@ export class Realm {
   readonly usersBySub: ReadonlyMap<string, User>;
   readonly resourceServers: ReadonlyMap<string, ResourceServer>;
   readonly scopesSupported: readonly string[];
+  readonly detailTypes: DetailTypes;
+  readonly detailPolicy: DetailPolicy;
 
   constructor(config: ParsedConfig) {
     this.config = config;
@@ -76,6 +82,8 @@ export class Realm {
           resources: new Set(c.resources ?? allAudiences),
           idTokenAlg: c.id_token_signed_response_alg ?? idTokenDefault,
           requireConsent: c.require_consent,
+          authorizationDetailsTypes: new Set(c.authorization_details_types),
+          requirePushedAuthorizationRequests: c.require_pushed_authorization_requests || config.par.required,
         };
         return [client.id, client];
       }),
@@ -94,6 +102,8 @@ export class Realm {
     this.resourceServers = new Map(
       config.resource_servers.map((r) => [r.audience, { audience: r.audience, name: r.name, scopes: r.scopes, clientId: r.client_id }]),
     );
+    this.detailTypes = new DetailTypes(config.authorization_details_types);
+    this.detailPolicy = new DetailPolicy(config.authorization_details_policy);
     this.scopesSupported = [...new Set([...config.scopes, ...config.resource_servers.flatMap((r) => r.scopes)])];
   }
 }

@@ -7,6 +7,7 @@ import { authorizationEndpoint } from './endpoints/authorize.js';
 import { discoveryEndpoints } from './endpoints/discovery.js';
 import { endSessionEndpoint } from './endpoints/end-session.js';
 import { introspectionEndpoint } from './endpoints/introspection.js';
+import { parEndpoint } from './endpoints/par.js';
 import { revocationEndpoint } from './endpoints/revocation.js';
 import { tokenEndpoint } from './endpoints/token.js';
 import { userinfoEndpoint } from './endpoints/userinfo.js';
@@ -67,11 +68,12 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   authorizationEndpoint(app, context);
   interactionRoutes(app, context);
   tokenEndpoint(app, context);
+  parEndpoint(app, context);
   introspectionEndpoint(app, context);
   revocationEndpoint(app, context);
   userinfoEndpoint(app, context);
   endSessionEndpoint(app, context);
-  postOnly(app, [PATHS.token, PATHS.introspection, PATHS.revocation]);
+  postOnly(app, [PATHS.token, PATHS.introspection, PATHS.revocation, PATHS.par]);
 
   const timers = [
     setInterval(

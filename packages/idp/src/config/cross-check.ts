@@ -1,3 +1,4 @@
+import { detailTypeProblems } from '../rar/registry.js';
 import type { ParsedConfig } from './schema.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -73,6 +74,20 @@ export function crossCheck(config: ParsedConfig): string[] {
     if (client.id_token_signed_response_alg && !config.keys.algorithms.includes(client.id_token_signed_response_alg)) {
       problems.push(`${at}.id_token_signed_response_alg is not in keys.algorithms`);
     }
+  });
+
+  const detailTypes = new Set(Object.keys(config.authorization_details_types));
+  problems.push(...detailTypeProblems(config.authorization_details_types));
+  config.clients.forEach((client, i) => {
+    client.authorization_details_types.forEach((type, j) => {
+      if (!detailTypes.has(type)) problems.push(`clients[${i}].authorization_details_types[${j}]: unknown type ${type}`);
+    });
+  });
+  config.authorization_details_policy.forEach((rule, i) => {
+    if (!detailTypes.has(rule.type)) problems.push(`authorization_details_policy[${i}].type: unknown type ${rule.type}`);
+    rule.clients?.forEach((id, j) => {
+      if (!clientIds.has(id)) problems.push(`authorization_details_policy[${i}].clients[${j}] names no configured client`);
+    });
   });
 
   config.resource_servers.forEach((rs, i) => {

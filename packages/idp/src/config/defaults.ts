@@ -38,6 +38,17 @@ export const DEFAULTS = {
     /** Bodies above this are refused with 413 before any parsing (SECURITY J2). */
     bodyLimit: 64 * 1024,
   },
+  par: {
+    /** RFC 9126 §2.2 suggests a short lifetime; the login that follows is not bound by it. */
+    lifetime: 90,
+  },
+  authorizationDetails: {
+    /** SECURITY J2: refused before parsing. */
+    maxLength: 8192,
+    maxCount: 16,
+    /** Objects and arrays nested deeper than this are refused. */
+    maxDepth: 6,
+  },
   clockSkew: 30,
   scopes: ['openid', 'profile', 'email', 'offline_access'],
 } as const;

@@ -56,8 +56,40 @@ const client = z.strictObject({
   /** Resource servers this client may ask tokens for; all configured ones when absent. */
   resources: z.array(absoluteUrl).optional(),
   id_token_signed_response_alg: z.enum(SIGNING_ALGORITHMS).optional(),
-  /** First-party clients may skip the consent page. */
+  /** First-party clients may skip the consent page (never for authorization_details). */
   require_consent: z.boolean().default(true),
+  /** RFC 9396 §10: the detail types this client may request. */
+  authorization_details_types: z.array(z.string().min(1)).default([]),
+  /** RFC 9126 §6: this client must push its authorization requests. */
+  require_pushed_authorization_requests: z.boolean().default(false),
+});
+
+/** A JSON Schema fragment, checked by compiling it with ajv at start-up (cross-check). */
+const jsonSchema = z.record(z.string(), z.unknown());
+
+/** RFC 9396 §2 authorization detail type, as an operator declares it. */
+const authorizationDetailType = z.strictObject({
+  description: z.string().min(1),
+  /** Consent and approval wording, e.g. "{actions} {identifier|every file} in {locations}". */
+  template: z.string().min(1),
+  /** Words for values, per field: `labels.actions.read: Read`. */
+  labels: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  /** JSON Schema of each field the type uses; common fields get safe defaults to refine. */
+  fields: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a plain field name'), jsonSchema),
+  required: z.array(z.string()).default([]),
+});
+
+/** Who may be granted what, for one type (RFC 9396 §6 policy). Omitted dimensions are not restricted. */
+const authorizationDetailRule = z.strictObject({
+  type: z.string().min(1),
+  /** Applies to users in any of these groups (never to client_credentials, which has no user). */
+  groups: z.array(z.string().min(1)).min(1).optional(),
+  /** Applies to these clients. */
+  clients: z.array(z.string().min(1)).min(1).optional(),
+  /** Patterns; `*` matches any run of characters, everything else matches exactly. */
+  locations: z.array(z.string().min(1)).min(1).optional(),
+  actions: z.array(z.string().min(1)).min(1).optional(),
+  identifiers: z.array(z.string().min(1)).min(1).optional(),
 });
 
 const resourceServer = z.strictObject({
@@ -104,6 +136,18 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   scopes: z.array(scopeToken).default([...DEFAULTS.scopes]),
+  par: z
+    .strictObject({
+      /** Seconds a request_uri stays redeemable (RFC 9126 §2.2); not a limit on the login that follows. */
+      lifetime: seconds.max(600).default(DEFAULTS.par.lifetime),
+      /** Every client must use PAR (RFC 9126 §5). */
+      required: z.boolean().default(false),
+    })
+    .prefault({}),
+  authorization_details_types: z
+    .record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be a simple type name'), authorizationDetailType)
+    .default({}),
+  authorization_details_policy: z.array(authorizationDetailRule).default([]),
   users: z.array(user).default([]),
   clients: z.array(client).default([]),
   resource_servers: z.array(resourceServer).default([]),
@@ -114,3 +158,5 @@ export type ParsedConfig = z.output<typeof configSchema>;
 export type UserConfig = z.output<typeof user>;
 export type ClientConfig = z.output<typeof client>;
 export type ResourceServerConfig = z.output<typeof resourceServer>;
+export type AuthorizationDetailTypeConfig = z.output<typeof authorizationDetailType>;
+export type AuthorizationDetailRuleConfig = z.output<typeof authorizationDetailRule>;

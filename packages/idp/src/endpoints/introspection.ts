@@ -4,6 +4,7 @@ import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { formBody, readParams } from '../http/params.js';
 import { noStore, sendError } from '../http/responses.js';
+import { detailsClaim } from '../rar/limits.js';
 import type { Client } from '../realm.js';
 import type { AccessTokenClaims, Grant, RefreshTokenRecord } from '../tokens/model.js';
 
@@ -46,6 +47,7 @@ async function introspect(ctx: IdpContext, caller: Client, token: string): Promi
       client_id: refresh.value.clientId,
       sub: grant.value.sub,
       scope: grant.value.scope.join(' '),
+      ...detailsClaim(grant.value.authorizationDetails),
       iss: ctx.realm.issuer,
       exp: refresh.expiresAt,
       iat: refresh.createdAt,

@@ -1,4 +1,5 @@
 import { InvalidGrant, InvalidRequest, InvalidTarget, sha256 } from '@palisade/core';
+import { narrowDetails } from '../checks/authorization-details.js';
 import { checkCodeVerifier } from '../checks/pkce.js';
 import type { IdpContext } from '../context.js';
 import type { AuthorizationCodeRecord, Grant } from '../tokens/model.js';
@@ -6,7 +7,7 @@ import { revokeGrant } from '../tokens/revoke-grant.js';
 import type { GrantHandler } from './grant.js';
 import { issueForGrant } from './issue-for-grant.js';
 
-const parameters = ['code', 'redirect_uri', 'code_verifier', 'resource'] as const;
+const parameters = ['code', 'redirect_uri', 'code_verifier', 'resource', 'authorization_details'] as const;
 
 /**
  * OAuth 2.1 §4.1.3. Every check that proves the caller holds the code
@@ -40,6 +41,7 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
     if (params.resource !== undefined && params.resource !== grant.resource) {
       throw InvalidTarget('resource was not part of the authorization request');
     }
+    const authorizationDetails = narrowDetails(ctx, client, grant.authorizationDetails, params.authorization_details);
 
     const consumed = await ctx.store.consume<AuthorizationCodeRecord>('authorization_code', id);
     if (!consumed?.first) return reused(ctx, code.grantId);
@@ -49,6 +51,7 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
       grant,
       grantExpiresAt: grantRecord.expiresAt ?? ctx.clock.now(),
       scope: grant.scope,
+      authorizationDetails,
       nonce: code.nonce,
     });
   },

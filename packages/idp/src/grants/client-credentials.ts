@@ -2,9 +2,10 @@ import { InvalidScope } from '@palisade/core';
 import { audienceFor, checkResource } from '../checks/resource.js';
 import { checkScope } from '../checks/scope.js';
 import { splitScope } from '../http/params.js';
+import { detailsClaim, parseAuthorizationDetails } from '../rar/limits.js';
 import type { GrantHandler } from './grant.js';
 
-const parameters = ['scope', 'resource'] as const;
+const parameters = ['scope', 'resource', 'authorization_details'] as const;
 /** Scopes that only mean something when a person is present. */
 const USER_ONLY_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email']);
 
@@ -23,18 +24,24 @@ export const clientCredentialsGrant: GrantHandler<(typeof parameters)[number]> =
     }
     const scope = requested.length > 0 ? checkScope(client, requested) : [...client.defaultScopes];
     const resource = checkResource(ctx.realm, client, body.getAll('resource'));
+    const parsed = parseAuthorizationDetails(params.authorization_details);
+    const authorizationDetails = parsed && ctx.realm.detailTypes.validate(parsed, client);
+    // No user here: only rules naming this client (or naming nobody) can grant (RFC 9396 §6).
+    if (authorizationDetails) ctx.realm.detailPolicy.check(authorizationDetails, client, undefined);
     const access = await ctx.tokens.accessToken({
       client,
       sub: client.id,
       audience: audienceFor(ctx.realm, client, resource),
       scope,
       grantId: null,
+      authorizationDetails,
     });
     return {
       access_token: access.token,
       token_type: 'Bearer',
       expires_in: access.expiresIn,
       ...(scope.length > 0 ? { scope: scope.join(' ') } : {}),
+      ...detailsClaim(authorizationDetails),
     };
   },
 };

@@ -1,5 +1,7 @@
+import type { AuthorizationDetail } from '@palisade/core';
 import { audienceFor } from '../checks/resource.js';
 import type { IdpContext } from '../context.js';
+import { detailsClaim } from '../rar/limits.js';
 import type { Client } from '../realm.js';
 import type { Grant, TokenResponse } from '../tokens/model.js';
 
@@ -10,9 +12,17 @@ import type { Grant, TokenResponse } from '../tokens/model.js';
  */
 export async function issueForGrant(
   ctx: IdpContext,
-  input: { client: Client; grantId: string; grant: Grant; grantExpiresAt: number; scope: readonly string[]; nonce?: string | undefined },
+  input: {
+    client: Client;
+    grantId: string;
+    grant: Grant;
+    grantExpiresAt: number;
+    scope: readonly string[];
+    authorizationDetails: readonly AuthorizationDetail[] | undefined;
+    nonce?: string | undefined;
+  },
 ): Promise<TokenResponse> {
-  const { client, grant, grantId, scope } = input;
+  const { client, grant, grantId, scope, authorizationDetails } = input;
   const access = await ctx.tokens.accessToken({
     client,
     sub: grant.sub,
@@ -20,12 +30,15 @@ export async function issueForGrant(
     scope,
     grantId,
     authentication: { authTime: grant.authTime, acr: grant.acr, amr: grant.amr },
+    authorizationDetails,
   });
   const response: TokenResponse = {
     access_token: access.token,
     token_type: 'Bearer',
     expires_in: access.expiresIn,
     scope: scope.join(' '),
+    // RFC 9396 §7: the token response says which details the token carries.
+    ...detailsClaim(authorizationDetails),
   };
   if (client.grantTypes.has('refresh_token')) {
     response.refresh_token = await ctx.tokens.refreshToken(grantId, client.id, input.grantExpiresAt);

@@ -1,4 +1,5 @@
 import { InvalidGrant, InvalidRequest, InvalidTarget, sha256 } from '@palisade/core';
+import { narrowDetails } from '../checks/authorization-details.js';
 import { narrowScope } from '../checks/scope.js';
 import type { IdpContext } from '../context.js';
 import { splitScope } from '../http/params.js';
@@ -7,7 +8,7 @@ import { revokeGrant } from '../tokens/revoke-grant.js';
 import type { GrantHandler } from './grant.js';
 import { issueForGrant } from './issue-for-grant.js';
 
-const parameters = ['refresh_token', 'scope', 'resource'] as const;
+const parameters = ['refresh_token', 'scope', 'resource', 'authorization_details'] as const;
 
 /**
  * OAuth 2.1 §4.3 with rotation on every use (§4.3.1, RFC 9700 §4.14.2).
@@ -35,6 +36,7 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
     if (params.resource !== undefined && params.resource !== grant.resource) {
       throw InvalidTarget('resource was not part of the grant');
     }
+    const authorizationDetails = narrowDetails(ctx, client, grant.authorizationDetails, params.authorization_details);
 
     const consumed = await ctx.store.consume<RefreshTokenRecord>('refresh_token', id);
     if (!consumed?.first) return replayed(ctx, found.value.grantId);
@@ -44,6 +46,7 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
       grant,
       grantExpiresAt: grantRecord.expiresAt ?? ctx.clock.now(),
       scope,
+      authorizationDetails,
     });
   },
 };

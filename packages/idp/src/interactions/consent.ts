@@ -1,3 +1,4 @@
+import { covers } from '@palisade/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdpContext } from '../context.js';
 import type { LoadedInteraction } from './guard.js';
@@ -22,9 +23,11 @@ export async function handleConsent(
   const { request: authz } = interaction;
   const key = consentId(session.sub, authz.clientId);
   const previous = (await ctx.store.find<Consent>('consent', key))?.value;
+  const approvedBefore = previous?.authorizationDetails ?? [];
   const consent: Consent = {
     scope: [...new Set([...(previous?.scope ?? []), ...authz.scope])],
     resources: [...new Set([...(previous?.resources ?? []), ...(authz.resource ? [authz.resource] : [])])],
+    authorizationDetails: [...approvedBefore, ...(authz.authorizationDetails ?? []).filter((d) => !covers(approvedBefore, d))],
   };
   await ctx.store.upsert('consent', key, consent, { expiresAt: null });
   return resume(ctx, reply, id, interaction, session, { consentGiven: true });

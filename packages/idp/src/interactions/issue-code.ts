@@ -23,6 +23,7 @@ export async function issueAuthorizationCode(ctx: IdpContext, request: Authoriza
     acr: session.acr,
     amr: session.amr,
     sessionId: session.sid,
+    ...(request.authorizationDetails ? { authorizationDetails: request.authorizationDetails } : {}),
   };
   const grantLifetime = client?.grantTypes.has('refresh_token')
     ? lifetimes.refresh_token

@@ -1,3 +1,5 @@
+import type { AuthorizationDetail } from '@palisade/core';
+
 /** A validated authorization request, waiting for the user (OAuth 2.1 §4.1.1). */
 export interface AuthorizationRequest {
   readonly clientId: string;
@@ -12,6 +14,8 @@ export interface AuthorizationRequest {
   readonly nonce: string | undefined;
   readonly prompt: readonly string[];
   readonly maxAge: number | undefined;
+  /** RFC 9396: what exactly is asked for; only ever set through PAR. */
+  readonly authorizationDetails: readonly AuthorizationDetail[] | undefined;
 }
 
 /** The state of one browser's trip through login, MFA and consent. */
@@ -42,6 +46,8 @@ export interface Session {
 export interface Consent {
   readonly scope: readonly string[];
   readonly resources: readonly string[];
+  /** Details the user approved for this client; a later request they cover needs no new consent. */
+  readonly authorizationDetails?: readonly AuthorizationDetail[];
 }
 
 export const ACR = {

@@ -1,3 +1,4 @@
+import { coversAll, OAuthError } from '@palisade/core';
 import type { FastifyReply } from 'fastify';
 import { type IdpContext, PATHS } from '../context.js';
 import { redirectToClient } from './authorization-response.js';
@@ -20,14 +21,35 @@ export function needsLogin(ctx: IdpContext, interaction: Interaction, session: S
 async function needsConsent(ctx: IdpContext, interaction: Interaction, session: Session): Promise<boolean> {
   const { request } = interaction;
   const client = ctx.realm.clients.get(request.clientId);
-  if (!client?.requireConsent) return false;
+  const details = request.authorizationDetails ?? [];
+  // Requests with authorization_details always ask, even for first-party clients, unless approved before.
+  if (!client?.requireConsent && details.length === 0) return false;
   if (request.prompt.includes('consent')) return true;
   // SECURITY S3: consent is remembered per user and per client, never shared between clients.
-  const stored = (await ctx.store.find<Consent>('consent', consentId(session.sub, client.id)))?.value;
+  const stored = (await ctx.store.find<Consent>('consent', consentId(session.sub, request.clientId)))?.value;
   if (!stored) return true;
   const scopeCovered = request.scope.every((s) => stored.scope.includes(s));
   const resourceCovered = request.resource === undefined || stored.resources.includes(request.resource);
-  return !(scopeCovered && resourceCovered);
+  const detailsCovered = coversAll(stored.authorizationDetails ?? [], details);
+  return !(scopeCovered && resourceCovered && detailsCovered);
+}
+
+/**
+ * RFC 9396 §6: the signed-in user's groups decide which details may be
+ * granted at all (SECURITY D4). Checked before consent, so nobody is asked to
+ * approve what policy forbids.
+ */
+function outsidePolicy(ctx: IdpContext, interaction: Interaction, session: Session): OAuthError | undefined {
+  const details = interaction.request.authorizationDetails;
+  const client = ctx.realm.clients.get(interaction.request.clientId);
+  if (!details || !client) return undefined;
+  try {
+    ctx.realm.detailPolicy.check(details, client, ctx.realm.usersBySub.get(session.sub));
+    return undefined;
+  } catch (error) {
+    if (error instanceof OAuthError) return error;
+    throw error;
+  }
 }
 
 /** `sub/client`, each part URI-encoded so the separator is unambiguous (and no NUL reaches PostgreSQL). */
@@ -55,6 +77,8 @@ export async function resume(
     if (silent) return finish(ctx, reply, id, interaction, { error: 'login_required' });
     return reply.redirect(interactionPath(id), 303);
   }
+  const refused = outsidePolicy(ctx, interaction, session);
+  if (refused) return finish(ctx, reply, id, interaction, { error: refused.error, error_description: refused.description });
   if (!options.consentGiven && (await needsConsent(ctx, interaction, session))) {
     if (silent) return finish(ctx, reply, id, interaction, { error: 'consent_required' });
     return reply.redirect(interactionPath(id), 303);

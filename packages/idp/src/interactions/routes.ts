@@ -30,6 +30,7 @@ async function showPage(ctx: IdpContext, request: InteractionRequest, reply: Fas
       username: user?.username ?? session.sub,
       scope: interaction.request.scope,
       resource: interaction.request.resource ? ctx.realm.resourceServers.get(interaction.request.resource) : undefined,
+      details: (interaction.request.authorizationDetails ?? []).map((detail) => ctx.realm.detailTypes.describe(detail)),
     }),
   );
 }

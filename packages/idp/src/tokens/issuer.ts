@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type Clock, InvalidToken, randomToken, sha256 } from '@palisade/core';
+import { type AuthorizationDetail, type Clock, InvalidToken, randomToken, sha256 } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import { compactVerify, createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
+import { detailsClaim } from '../rar/limits.js';
 import type { Client, User } from '../realm.js';
 import type { AccessTokenClaims, AccessTokenRecord, Grant, RefreshTokenRecord } from './model.js';
 
@@ -22,6 +23,8 @@ export interface AccessTokenRequest {
   readonly grantId: string | null;
   /** Present when a person authenticated (RFC 9068 §2.2.1). */
   readonly authentication?: { readonly authTime: number; readonly acr: string; readonly amr: readonly string[] };
+  /** RFC 9396 §9.1: the details go into the JWT as the `authorization_details` claim. */
+  readonly authorizationDetails?: readonly AuthorizationDetail[] | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -79,6 +82,7 @@ export class TokenIssuer {
       ...(request.authentication
         ? { auth_time: request.authentication.authTime, acr: request.authentication.acr, amr: [...request.authentication.amr] }
         : {}),
+      ...detailsClaim(request.authorizationDetails),
     };
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg, kid, typ: 'at+jwt' })

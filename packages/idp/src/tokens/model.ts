@@ -1,3 +1,5 @@
+import type { AuthorizationDetail } from '@palisade/core';
+
 /**
  * What the store keeps for each kind of grant artefact. Raw codes and refresh
  * tokens are never stored: records are keyed by their SHA-256.
@@ -13,6 +15,8 @@ export interface Grant {
   readonly acr: string;
   readonly amr: readonly string[];
   readonly sessionId: string | undefined;
+  /** RFC 9396: the details the user approved; tokens carry these or a subset. */
+  readonly authorizationDetails?: readonly AuthorizationDetail[];
 }
 
 export interface AuthorizationCodeRecord {
@@ -48,6 +52,7 @@ export interface AccessTokenClaims {
   readonly auth_time?: number;
   readonly acr?: string;
   readonly amr?: string[];
+  readonly authorization_details?: AuthorizationDetail[];
 }
 
 export type TokenResponse = {
@@ -57,4 +62,5 @@ export type TokenResponse = {
   scope?: string;
   refresh_token?: string;
   id_token?: string;
+  authorization_details?: AuthorizationDetail[];
 };

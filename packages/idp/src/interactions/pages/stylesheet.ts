@@ -23,5 +23,10 @@ ul.scopes { list-style: none; padding: 0; margin: 0; }
 ul.scopes li { padding: 10px 0; border-bottom: 1px solid var(--line); }
 ul.scopes li:last-child { border-bottom: 0; }
 .scope-name { font-size: 12px; color: var(--muted); font-family: ui-monospace, monospace; }
+.detail strong { display: block; margin-bottom: 6px; }
+h2 { font-size: 15px; margin: 18px 0 4px; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 13px; }
+dt { color: var(--muted); font-family: ui-monospace, monospace; }
+dd { margin: 0; font-family: ui-monospace, monospace; word-break: break-all; }
 .foot { text-align: center; color: var(--muted); font-size: 12px; margin: 8px auto 40px; max-width: 440px; }
 `;

@@ -1,3 +1,4 @@
+import type { DetailDescription } from '../../rar/registry.js';
 import type { Client, ResourceServer } from '../../realm.js';
 import { html, layout, type SafeHtml } from './html.js';
 
@@ -68,15 +69,24 @@ export function consentPage(input: {
   username: string;
   scope: readonly string[];
   resource: ResourceServer | undefined;
+  details: readonly DetailDescription[];
 }): string {
   const items = input.scope.map(
     (scope) => html`<li>${SCOPE_WORDS[scope] ?? `Use the ${scope} permission`}<div class="scope-name">${scope}</div></li>`,
+  );
+  // RFC 9396 §4 (consent): each detail in words, then every field verbatim, so nothing hides behind the wording.
+  const details = input.details.map(
+    (detail) =>
+      html`<li class="detail"><strong>${detail.sentence}</strong><dl>${detail.fields.map(
+        (field) => html`<dt>${field.name}</dt><dd>${field.value}</dd>`,
+      )}</dl></li>`,
   );
   return layout(
     'Allow access',
     html`<h1>Allow access?</h1>
 <p class="lead">Signed in as <strong>${input.username}</strong>. This application asks to:</p>
 ${clientCard(input.client, input.redirectUri)}
+${details.length > 0 ? html`<h2>Exactly this access</h2><ul class="scopes details">${details}</ul>` : undefined}
 <ul class="scopes">${items}</ul>
 ${input.resource ? html`<p>Access will be limited to <strong>${input.resource.name}</strong> <code>${input.resource.audience}</code>.</p>` : undefined}
 <form method="post" action="${input.action}">

@@ -1,0 +1,46 @@
+import { InvalidRequest, randomToken } from '@palisade/core';
+import type { FastifyInstance } from 'fastify';
+import { redirectFor, validateAuthorizationRequest } from '../checks/authorization-request.js';
+import { authenticateClient } from '../client-auth/authenticate.js';
+import { type IdpContext, PATHS } from '../context.js';
+import { formBody } from '../http/params.js';
+import { noStore, sendError } from '../http/responses.js';
+import type { AuthorizationRequest } from '../interactions/model.js';
+
+/** RFC 9126 §2.2: the request_uri is this URN prefix plus an opaque value. */
+export const REQUEST_URI_PREFIX = 'urn:ietf:params:oauth:request_uri:';
+
+export interface PushedRequest {
+  readonly request: AuthorizationRequest;
+}
+
+/**
+ * The pushed authorization request endpoint (RFC 9126). The client
+ * authenticates and sends the whole authorization request in the back
+ * channel; every check of the authorization endpoint runs here, so a bad
+ * request never reaches the user. The answer is a one-time `request_uri`
+ * with 256 bits of randomness (SECURITY P4), bound to this client (P3).
+ */
+export function parEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+  app.post(PATHS.par, async (request, reply) => {
+    try {
+      const body = formBody(request);
+      const { client } = await authenticateClient(ctx, request, body, ctx.endpoints.par);
+      const named = body.getAll('client_id');
+      if (named.length > 1 || (named[0] !== undefined && named[0] !== client.id)) {
+        throw InvalidRequest('client_id does not match the authenticated client');
+      }
+      const target = redirectFor(client, body);
+      if (typeof target === 'string') throw InvalidRequest('redirect_uri is missing or not registered for this client');
+      const pushed: PushedRequest = { request: validateAuthorizationRequest(ctx, client, target.redirectUri, body, 'pushed') };
+      const handle = randomToken(32);
+      const lifetime = ctx.realm.config.par.lifetime;
+      await ctx.store.insert('pushed_request', handle, pushed, { expiresAt: ctx.clock.now() + lifetime });
+      return noStore(reply)
+        .code(201)
+        .send({ request_uri: REQUEST_URI_PREFIX + handle, expires_in: lifetime });
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+}
