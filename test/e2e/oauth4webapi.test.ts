@@ -87,13 +87,14 @@ describe('selectable signing algorithms (keys.algorithms): tokens verify with a 
     it(`${alg}: JWKS publishes it, access tokens are signed with it and pass validateJwtAccessToken`, async () => {
       const server = await startTestIdp({
         mutate: (doc) => {
-          doc.keys = { algorithms: [alg] };
+          // RS256 always stays for ID tokens (OIDC Discovery §3); the first algorithm signs access tokens.
+          doc.keys = { algorithms: alg === 'RS256' ? ['RS256'] : [alg, 'RS256'] };
         },
       });
       try {
         const issuer = new URL(server.issuer);
         const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...insecure, algorithm: 'oauth2' }));
-        assert.deepEqual(as.id_token_signing_alg_values_supported, [alg]);
+        assert.deepEqual(as.id_token_signing_alg_values_supported, alg === 'RS256' ? ['RS256'] : [alg, 'RS256']);
         const client: oauth.Client = { client_id: DEMO.opsBot.id };
         const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(DEMO.opsBot.secret), {}, insecure);
         const { access_token: token } = await oauth.processClientCredentialsResponse(as, client, response);

@@ -277,8 +277,6 @@ describe('SECURITY A1–A15: the authorization endpoint (OAuth 2.1 §4.1, RFC 97
     ['prompt', ['login', 'consent']],
     ['max_age', ['60', '60']],
     ['response_mode', ['query', 'query']],
-    // RFC 8707 §2 would allow several `resource` values; Palisade issues single-audience tokens and treats it like any other parameter.
-    ['resource', [DEMO.gateway, DEMO.gateway]],
   ];
   for (const [name, values] of REPEATED) {
     it(`A9: ${name} sent twice gives invalid_request (OAuth 2.1 §3.1)`, async () => {
@@ -287,6 +285,12 @@ describe('SECURITY A1–A15: the authorization endpoint (OAuth 2.1 §4.1, RFC 97
       expectErrorRedirect(await get(authorizeUrl(issuer, { [name]: values })), issuer, 'invalid_request', { state });
     });
   }
+
+  it('A9/T15: resource sent twice gives invalid_target: RFC 8707 §2 allows several, Palisade issues one audience per token (ADR 0002)', async () => {
+    expectErrorRedirect(await get(authorizeUrl(issuer, { resource: [DEMO.gateway, DEMO.gateway] })), issuer, 'invalid_target', {
+      state: STATE,
+    });
+  });
 
   for (const name of ['client_id', 'redirect_uri']) {
     it(`A9: ${name} sent twice gives an error page, no redirect (OAuth 2.1 §3.1, §4.1.2.1)`, async () => {

@@ -281,16 +281,18 @@ describe('token endpoint: client authentication (SECURITY T9–T11)', () => {
   /** RFC 8725 §3.1 algorithm confusion: HMAC keyed with the client's public key. */
   const hs256 = () => new SignJWT(claims()).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
 
-  it('T11: a good private_key_jwt assertion gets a token, with aud = issuer or = the token endpoint (RFC 7523 §3)', async () => {
-    for (const aud of [server.issuer, token()]) {
-      const reply = await post(token(), jwtBearer(await assertion({ aud }), { client_id: PKJWT }));
-      assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      assert.equal(decodeJwt(field(reply, 'access_token')).sub, PKJWT);
-    }
+  it('T11: a good private_key_jwt assertion (aud = the issuer, one string) gets a token (RFC 7523 §3, draft-ietf-oauth-rfc7523bis §4)', async () => {
+    const reply = await post(token(), jwtBearer(await assertion({ aud: server.issuer }), { client_id: PKJWT }));
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal(decodeJwt(field(reply, 'access_token')).sub, PKJWT);
   });
 
   const badAssertions: { row: string; build: () => Promise<string>; extra?: Record<string, string> }[] = [
     { row: 'a wrong aud (another server)', build: () => assertion({ aud: 'https://other.example/token' }) },
+    // The audience-injection fix: only the issuer, as a single string, is this server's alone.
+    { row: 'aud = the token endpoint URL', build: () => assertion({ aud: `${server.issuer}/token` }) },
+    { row: 'aud = [issuer, another server]', build: () => assertion({ aud: [server.issuer, 'https://attacker.example'] }) },
+    { row: 'aud = [issuer] as an array', build: () => assertion({ aud: [server.issuer] }) },
     { row: 'aud = the introspection endpoint, presented at /token', build: () => assertion({ aud: `${server.issuer}/introspect` }) },
     {
       row: 'an expired assertion (beyond the 30 s skew)',
@@ -464,7 +466,6 @@ describe('token endpoint: grants, scope, resource and HTTP (SECURITY T12–T17, 
     { row: 'grant_type', auth: OPS_BOT, form: `${CC_BASIC}&${CC_BASIC}` },
     { row: 'grant_type (with two different values)', auth: OPS_BOT, form: `${CC_BASIC}&grant_type=password` },
     { row: 'scope', auth: OPS_BOT, form: `${CC_BASIC}&scope=tools.access&scope=tools.access` },
-    { row: 'resource', auth: OPS_BOT, form: `${CC_BASIC}&resource=${encodeURIComponent(DEMO.gateway)}&resource=urn%3Ax` },
     { row: 'client_id', form: `${CC_POST}&client_id=ops-bot&client_secret=${DEMO.opsBot.secret}` },
     { row: 'client_secret', form: `${CC_POST}&client_secret=wrong-secret&client_secret=${DEMO.opsBot.secret}` },
   ];
@@ -473,4 +474,9 @@ describe('token endpoint: grants, scope, resource and HTTP (SECURITY T12–T17, 
       expectError(await post(url('/token'), form, auth), 400, 'invalid_request');
     });
   }
+
+  it('T15: resource sent twice at /token → 400 invalid_target (RFC 8707 §2; one audience per token, ADR 0002)', async () => {
+    const form = `${CC_BASIC}&resource=${encodeURIComponent(DEMO.gateway)}&resource=${encodeURIComponent(DEMO.gateway)}`;
+    expectError(await post(url('/token'), form, OPS_BOT), 400, 'invalid_target');
+  });
 });

@@ -23,6 +23,7 @@ export type OAuthErrorCode =
   | 'consent_required'
   | 'interaction_required'
   | 'invalid_request_uri'
+  | 'request_not_supported'
   | 'invalid_authorization_details'
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
@@ -75,6 +76,8 @@ export const AccessDenied = oauthError('access_denied', 400);
 export const LoginRequired = oauthError('login_required', 400);
 export const ConsentRequired = oauthError('consent_required', 400);
 export const InvalidRequestUri = oauthError('invalid_request_uri', 400);
+// OIDC Core §3.1.2.6: request objects (JAR) are not accepted here.
+export const RequestNotSupported = oauthError('request_not_supported', 400);
 export const InvalidAuthorizationDetails = oauthError('invalid_authorization_details', 400);
 export const MethodNotAllowed = oauthError('method_not_allowed', 405);
 export const PayloadTooLarge = oauthError('payload_too_large', 413);

@@ -55,13 +55,14 @@ export class Realm {
   readonly usersBySub: ReadonlyMap<string, User>;
   readonly resourceServers: ReadonlyMap<string, ResourceServer>;
   readonly scopesSupported: readonly string[];
+  /** Scope → the audiences of the resource servers that define it. */
+  readonly scopeOwners: ReadonlyMap<string, readonly string[]>;
   readonly detailTypes: DetailTypes;
   readonly detailPolicy: DetailPolicy;
 
   constructor(config: ParsedConfig) {
     this.config = config;
     this.issuer = config.issuer;
-    const allAudiences = config.resource_servers.map((r) => r.audience);
     const idTokenDefault: SigningAlgorithm = config.keys.algorithms.includes('RS256') ? 'RS256' : (config.keys.algorithms[0] ?? 'ES256');
     this.clients = new Map(
       config.clients.map((c) => {
@@ -79,7 +80,8 @@ export class Realm {
           scopes: new Set(c.scopes),
           defaultScopes: c.default_scopes,
           defaultResource: c.default_resource,
-          resources: new Set(c.resources ?? allAudiences),
+          // Least privilege: a client reaches only the resources it names, or its default one.
+          resources: new Set(c.resources ?? (c.default_resource ? [c.default_resource] : [])),
           idTokenAlg: c.id_token_signed_response_alg ?? idTokenDefault,
           requireConsent: c.require_consent,
           authorizationDetailsTypes: new Set(c.authorization_details_types),
@@ -102,6 +104,9 @@ export class Realm {
     this.resourceServers = new Map(
       config.resource_servers.map((r) => [r.audience, { audience: r.audience, name: r.name, scopes: r.scopes, clientId: r.client_id }]),
     );
+    const owners = new Map<string, string[]>();
+    for (const rs of config.resource_servers) for (const scope of rs.scopes) owners.set(scope, [...(owners.get(scope) ?? []), rs.audience]);
+    this.scopeOwners = owners;
     this.detailTypes = new DetailTypes(config.authorization_details_types);
     this.detailPolicy = new DetailPolicy(config.authorization_details_policy);
     this.scopesSupported = [...new Set([...config.scopes, ...config.resource_servers.flatMap((r) => r.scopes)])];

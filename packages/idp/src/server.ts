@@ -13,7 +13,7 @@ import { tokenEndpoint } from './endpoints/token.js';
 import { userinfoEndpoint } from './endpoints/userinfo.js';
 import { createHttpApp, postOnly } from './http/app.js';
 import { interactionRoutes } from './interactions/routes.js';
-import { Keystore } from './keys/keystore.js';
+import { Keystore, keyRetention } from './keys/keystore.js';
 import { Realm } from './realm.js';
 import { TokenIssuer } from './tokens/issuer.js';
 
@@ -44,7 +44,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const clock = options.clock ?? systemClock;
   const realm = new Realm(config);
   const { lifetimes } = config;
-  const retention = Math.max(lifetimes.access_token, lifetimes.id_token) + 60;
+  const retention = keyRetention(config);
   const keystore = new Keystore(store, clock, config.keys.algorithms, retention);
   await keystore.initialize();
   const accessTokenAlg = config.keys.algorithms[0] ?? 'ES256';

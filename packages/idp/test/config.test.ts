@@ -125,11 +125,98 @@ describe('configuration (docs/configuration.md)', () => {
       expected: /^clients\[0\]\.default_resource is not a configured resource server audience$/,
     },
     {
+      name: 'an issuer with a path',
+      edit: (d) => {
+        d.issuer = 'https://idp.internal.example/tenant';
+      },
+      expected: /^issuer must not have a path/,
+    },
+    {
+      name: 'signing keys without RS256',
+      edit: (d) => {
+        d.keys = { algorithms: ['ES256'] };
+      },
+      expected: /^keys\.algorithms must include RS256/,
+    },
+    {
+      name: 'a private key in a client jwks',
+      edit: (d) => {
+        d.clients.push({
+          client_id: 'leaky',
+          token_endpoint_auth_method: 'private_key_jwt',
+          grant_types: ['client_credentials'],
+          jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'private' }] },
+        });
+      },
+      expected: /^clients\[3\]\.jwks\.keys\[0\] must be a public key/,
+    },
+    {
+      name: 'an empty port',
+      edit: (d) => {
+        d.listen = { port: '' };
+      },
+      expected: /^listen\.port must be a port number$/,
+    },
+    {
+      name: 'a user whose sub is a client_id',
+      edit: (d) => {
+        (d.users[1] as Record<string, unknown>).sub = 'ops-bot';
+      },
+      expected: /^users\[1\]: sub ops-bot is also a client_id/,
+    },
+    {
+      name: 'a resource server authenticating as a public client',
+      edit: (d) => {
+        (d.resource_servers as Record<string, unknown>[])[0] = {
+          audience: 'http://127.0.0.1:9401/mcp',
+          name: 'Gateway',
+          client_id: 'palisade-cli',
+        };
+      },
+      expected: /^resource_servers\[0\]\.client_id names a public client/,
+    },
+    {
+      name: 'a default resource outside the client resources',
+      edit: (d) => {
+        (d.clients[0] as Record<string, unknown>).resources = ['http://127.0.0.1:9410'];
+      },
+      expected: /^clients\[0\]\.default_resource must also be listed in clients\[0\]\.resources$/,
+    },
+    {
+      name: 'an authorization detail type whose template names an undeclared field',
+      edit: (d) => {
+        (d.authorization_details_types as Record<string, Record<string, unknown>>).tool_access = {
+          description: 'x',
+          template: '{verbs} on {locations}',
+          fields: { locations: { type: 'array' } },
+        };
+      },
+      expected: /^authorization_details_types\.tool_access\.template uses \{verbs\}, which is not a declared field$/,
+    },
+    {
+      name: 'an authorization detail field schema that is not JSON Schema',
+      edit: (d) => {
+        (d.authorization_details_types as Record<string, Record<string, unknown>>).tool_access = {
+          description: 'x',
+          template: '{locations}',
+          fields: { locations: { type: 'arrayy' } },
+        };
+      },
+      expected: /^authorization_details_types\.tool_access\.fields: not a valid JSON Schema/,
+    },
+    {
+      name: 'a client allowed an unknown detail type',
+      edit: (d) => {
+        (d.clients[0] as Record<string, unknown>).authorization_details_types = ['nuclear_launch'];
+      },
+      expected: /^clients\[0\]\.authorization_details_types\[0\]: unknown type nuclear_launch$/,
+    },
+    {
       name: 'a duplicate client id',
       edit: (d) => {
         d.clients.push({ ...(d.clients[0] as Record<string, unknown>) });
       },
-      expected: /^clients: duplicate client_id ops-bot$/,
+      expected: /^clients\[3\]\.client_id: duplicate client_id ops-bot \(first at clients\[0\]\)$/,
     },
     {
       name: 'a code lifetime over 60 s',

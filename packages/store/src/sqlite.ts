@@ -1,9 +1,23 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '@palisade/core';
 import { systemClock } from '@palisade/core';
 import Database from 'better-sqlite3';
 import type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
+
+/**
+ * The store holds private signing keys and grant state: only this user may
+ * read it. mkdir's mode applies only to a directory it creates, so the mode is
+ * set explicitly; the database file is created 0600 before SQLite opens it,
+ * and SQLite gives its -wal and -shm files the same mode.
+ */
+function protectFiles(filename: string): void {
+  const directory = dirname(filename);
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  chmodSync(directory, 0o700);
+  closeSync(openSync(filename, 'a', 0o600));
+  chmodSync(filename, 0o600);
+}
 
 interface Row {
   kind: RecordKind;
@@ -56,7 +70,7 @@ export class SqliteStore implements Store {
   #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(filename: string, clock: Clock = systemClock) {
-    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
+    if (filename !== ':memory:') protectFiles(filename);
     this.#db = new Database(filename);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
@@ -77,6 +91,16 @@ export class SqliteStore implements Store {
          VALUES (@kind, @id, @value, @grantId, @expiresAt, NULL, @now)
          ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, grant_id = excluded.grant_id,
            expires_at = excluded.expires_at`,
+      ),
+      increment: this.#db.prepare(
+        `INSERT INTO records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
+         VALUES (@kind, @id, '{"count":1}', NULL, @expiresAt, NULL, @now)
+         ON CONFLICT (kind, id) DO UPDATE SET
+           value = CASE WHEN records.expires_at IS NOT NULL AND records.expires_at <= @now THEN '{"count":1}'
+                   ELSE json_set(records.value, '$.count', json_extract(records.value, '$.count') + 1) END,
+           created_at = CASE WHEN records.expires_at IS NOT NULL AND records.expires_at <= @now THEN @now ELSE records.created_at END,
+           expires_at = @expiresAt
+         RETURNING json_extract(value, '$.count') AS count`,
       ),
       find: this.#db.prepare(`SELECT * FROM records WHERE kind = @kind AND id = @id AND ${live}`),
       consume: this.#db.prepare(
@@ -101,6 +125,11 @@ export class SqliteStore implements Store {
   async upsert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<void> {
     const params = this.#params(kind, id, value, options);
     await this.#write(() => this.#stmt.upsert.run(params));
+  }
+
+  async increment(kind: RecordKind, id: string, expiresAt: number): Promise<number> {
+    const now = this.#clock.now();
+    return this.#write(() => (this.#stmt.increment.get({ kind, id, expiresAt, now }) as { count: number }).count);
   }
 
   async find<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined> {

@@ -56,6 +56,12 @@ export interface Store {
   upsert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<void>;
   /** The live (unexpired) record, or undefined. */
   find<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined>;
+  /**
+   * Adds one to a live counter record (`{ count }`), creating it at 1 — or
+   * restarting it at 1 when expired — and sets its expiry. Returns the new
+   * count. Atomic, so N racing callers see N distinct counts (login lockout).
+   */
+  increment(kind: RecordKind, id: string, expiresAt: number): Promise<number>;
   /** Marks a live record consumed, atomically; tells the caller whether it was first. */
   consume<T>(kind: RecordKind, id: string): Promise<ConsumeResult<T> | undefined>;
   delete(kind: RecordKind, id: string): Promise<void>;

@@ -22,3 +22,15 @@ it('sqlite: records survive closing and reopening the file', async () => {
   assert.deepEqual((await second.find('refresh_token', 'h1'))?.value, { grantId: 'g' });
   await second.close();
 });
+
+it('sqlite: the data directory is 0700 and the database 0600, even when the directory already existed', async () => {
+  const { mkdirSync, statSync } = await import('node:fs');
+  const existing = join(dir, 'loose');
+  mkdirSync(existing, { mode: 0o755 });
+  const store = new SqliteStore(join(existing, 'palisade.db'));
+  await store.insert('signing_key', 'k', { privateJwk: 'secret' }, { expiresAt: null });
+  assert.equal(statSync(existing).mode & 0o777, 0o700);
+  assert.equal(statSync(join(existing, 'palisade.db')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(existing, 'palisade.db-wal')).mode & 0o777, 0o600);
+  await store.close();
+});

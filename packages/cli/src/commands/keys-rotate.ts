@@ -1,5 +1,5 @@
 import { systemClock } from '@palisade/core';
-import { Keystore, loadConfigFile } from '@palisade/idp';
+import { Keystore, keyRetention, loadConfigFile } from '@palisade/idp';
 import { openStore } from '../store.js';
 
 /**
@@ -15,7 +15,7 @@ export async function keysRotate(file: string | undefined): Promise<number> {
   const config = loadConfigFile(file);
   const store = openStore(config);
   try {
-    const retention = Math.max(config.lifetimes.access_token, config.lifetimes.id_token) + 60;
+    const retention = keyRetention(config);
     const keystore = new Keystore(store, systemClock, config.keys.algorithms, retention);
     await keystore.initialize();
     const created = await keystore.rotate();

@@ -1,4 +1,4 @@
-import { type AuthorizationDetail, InvalidRequest, UnauthorizedClient, UnsupportedResponseType } from '@palisade/core';
+import { type AuthorizationDetail, InvalidRequest, RequestNotSupported, UnauthorizedClient, UnsupportedResponseType } from '@palisade/core';
 import type { IdpContext } from '../context.js';
 import { readParams, splitScope } from '../http/params.js';
 import type { AuthorizationRequest } from '../interactions/model.js';
@@ -6,8 +6,8 @@ import { parseAuthorizationDetails } from '../rar/limits.js';
 import type { Client } from '../realm.js';
 import { checkCodeChallenge } from './pkce.js';
 import { resolveRedirectUri } from './redirect-uri.js';
-import { checkResource } from './resource.js';
-import { checkScope } from './scope.js';
+import { audienceFor, checkResource } from './resource.js';
+import { checkScope, checkScopeAudience } from './scope.js';
 
 export const AUTHORIZATION_PARAMETERS = [
   'response_type',
@@ -20,7 +20,6 @@ export const AUTHORIZATION_PARAMETERS = [
   'nonce',
   'prompt',
   'max_age',
-  'resource',
   'response_mode',
   'request',
   'request_uri',
@@ -74,12 +73,14 @@ export function validateAuthorizationRequest(
   if (p.response_type !== 'code') throw UnsupportedResponseType('only response_type=code is supported');
   if (!client.grantTypes.has('authorization_code')) throw UnauthorizedClient('the client may not use the authorization code flow');
   if (p.response_mode !== undefined && p.response_mode !== 'query') throw InvalidRequest('only response_mode=query is supported');
-  if (p.request !== undefined) throw InvalidRequest('request objects are not supported');
+  if (p.request !== undefined) throw RequestNotSupported('request objects are not supported; use PAR');
   // RFC 9126 §2.1 (SECURITY P5): a pushed request cannot itself point at another.
   if (p.request_uri !== undefined) throw InvalidRequest('request_uri is not allowed here');
   const codeChallenge = checkCodeChallenge(p.code_challenge, p.code_challenge_method);
   const scope = checkScope(client, splitScope(p.scope));
-  const resource = checkResource(ctx.realm, client, p.resource === undefined ? [] : [p.resource]);
+  // RFC 8707: `resource` may repeat on the wire; Palisade takes one (invalid_target otherwise, ADR 0002).
+  const resource = checkResource(ctx.realm, client, params.getAll('resource'));
+  checkScopeAudience(ctx.realm, scope, audienceFor(ctx.realm, client, resource));
   const prompt = splitScope(p.prompt);
   if (prompt.some((v) => !PROMPTS.has(v))) throw InvalidRequest('prompt has an unsupported value');
   if (prompt.includes('none') && prompt.length > 1) throw InvalidRequest('prompt=none cannot be combined');

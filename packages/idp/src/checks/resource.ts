@@ -6,7 +6,9 @@ import type { Client, Realm } from '../realm.js';
  * resource server this IdP knows and this client may reach (SECURITY T15).
  * Palisade issues single-audience tokens, so one resource per request.
  */
-export function checkResource(realm: Realm, client: Client, values: readonly string[]): string | undefined {
+export function checkResource(realm: Realm, client: Client, given: readonly string[]): string | undefined {
+  // RFC 6749 §3.1: an empty value counts as absent.
+  const values = given.filter((value) => value !== '');
   if (values.length === 0) return undefined;
   if (values.length > 1) throw InvalidTarget('only one resource per request is supported');
   const value = values[0] as string;

@@ -38,12 +38,7 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
  * method per request (OAuth 2.1 §2.4, SECURITY T10). Every failure is 401
  * `invalid_client` with no hint of which part was wrong (SECURITY T9, T11).
  */
-export async function authenticateClient(
-  ctx: IdpContext,
-  request: FastifyRequest,
-  body: URLSearchParams,
-  audience: string,
-): Promise<AuthenticatedClient> {
+export async function authenticateClient(ctx: IdpContext, request: FastifyRequest, body: URLSearchParams): Promise<AuthenticatedClient> {
   for (const name of CLIENT_AUTH_PARAMS) {
     if (body.getAll(name).length > 1) throw InvalidRequest(`the ${name} parameter is repeated`);
   }
@@ -63,7 +58,7 @@ export async function authenticateClient(
     return { client: checkSecret(ctx, bodyId, bodySecret, 'client_secret_post'), method: 'client_secret_post' };
   }
   if (assertion !== undefined) {
-    const client = await verifyClientAssertion(ctx, body, assertion, bodyId, audience);
+    const client = await verifyClientAssertion(ctx, body, assertion, bodyId);
     return { client, method: 'private_key_jwt' };
   }
   if (bodyId === undefined) throw InvalidClient('client authentication failed', 'no client identification');

@@ -7,7 +7,7 @@ import { unverifiedClaim } from '../tokens/unverified-claim.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Asymmetric only: HS* would let anyone holding the public key forge (RFC 8725 §3.1); `none` never. */
-const ASSERTION_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+export const ASSERTION_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
 /** Assertions living longer than this are refused, which also bounds the replay cache. */
 const MAX_ASSERTION_LIFETIME = 300;
 
@@ -22,7 +22,6 @@ export async function verifyClientAssertion(
   body: URLSearchParams,
   assertion: string,
   bodyClientId: string | undefined,
-  endpoint: string,
 ): Promise<Client> {
   const fail = (detail: string) => InvalidClient('client authentication failed', detail);
   if (body.get('client_assertion_type') !== JWT_BEARER) throw fail('unsupported client_assertion_type');
@@ -37,8 +36,8 @@ export async function verifyClientAssertion(
     ({ payload } = await jwtVerify(assertion, client.jwks, {
       issuer: client.id,
       subject: client.id,
-      // RFC 7523 §3 and RFC 9126 §2: the issuer identifier, or the endpoint the assertion was sent to.
-      audience: [ctx.realm.issuer, endpoint],
+      // draft-ietf-oauth-rfc7523bis §4 (the 2025 audience-injection fix): the issuer identifier only.
+      audience: ctx.realm.issuer,
       algorithms: ASSERTION_ALGORITHMS,
       requiredClaims: ['exp', 'jti', 'iss', 'sub', 'aud'],
       currentDate: new Date(now * 1000),
@@ -47,6 +46,8 @@ export async function verifyClientAssertion(
   } catch (error) {
     throw fail(`assertion rejected: ${error instanceof Error ? error.name : 'unknown'}`);
   }
+  // A multi-valued aud could have been minted for another server too; only a single string is ours alone.
+  if (typeof payload.aud !== 'string') throw fail('assertion aud must be the issuer as a single string');
   const exp = payload.exp ?? now;
   if (exp - now > MAX_ASSERTION_LIFETIME) throw fail('assertion lifetime too long');
   const fresh = await ctx.store.insert('replay', `client_assertion:${client.id}:${payload.jti}`, {}, { expiresAt: exp + 30 });

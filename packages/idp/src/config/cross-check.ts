@@ -7,9 +7,16 @@ export function isLoopbackUrl(url: URL): boolean {
   return LOOPBACK_HOSTS.has(url.hostname);
 }
 
-function duplicates(values: readonly string[]): string[] {
-  return values.filter((v, i) => values.indexOf(v) !== i);
+/** `list[i].key: duplicate value (first at list[j])` for every repeat, naming the exact entry. */
+function duplicates(list: string, key: string, values: readonly string[]): string[] {
+  return values.flatMap((value, i) => {
+    const first = values.indexOf(value);
+    return first === i ? [] : [`${list}[${i}].${key}: duplicate ${key} ${value} (first at ${list}[${first}])`];
+  });
 }
+
+/** JWK members that only private or symmetric keys have: a client's `jwks` must hold public keys only. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 
 /**
  * Rules that span keys, each reported with the full path of the offending key.
@@ -22,12 +29,47 @@ export function crossCheck(config: ParsedConfig): string[] {
     problems.push('issuer must use https unless it is a loopback address (OAuth 2.1 §1.5)');
   }
 
-  for (const dup of duplicates(config.users.map((u) => u.username))) problems.push(`users: duplicate username ${dup}`);
-  for (const dup of duplicates(config.users.map((u) => u.sub ?? u.username))) problems.push(`users: duplicate sub ${dup}`);
-  for (const dup of duplicates(config.clients.map((c) => c.client_id))) problems.push(`clients: duplicate client_id ${dup}`);
-  for (const dup of duplicates(config.resource_servers.map((r) => r.audience))) {
-    problems.push(`resource_servers: duplicate audience ${dup}`);
+  if (issuer.pathname !== '/') {
+    // Every endpoint and the well-known documents are served at the root; a path would advertise URLs nobody serves.
+    problems.push('issuer must not have a path (serve Palisade at the root of its own host name)');
   }
+  if (!config.keys.algorithms.includes('RS256')) {
+    problems.push('keys.algorithms must include RS256 (OpenID Connect Discovery §3 requires it for ID tokens)');
+  }
+
+  problems.push(
+    ...duplicates(
+      'users',
+      'username',
+      config.users.map((u) => u.username),
+    ),
+  );
+  problems.push(
+    ...duplicates(
+      'users',
+      'sub',
+      config.users.map((u) => u.sub ?? u.username),
+    ),
+  );
+  problems.push(
+    ...duplicates(
+      'clients',
+      'client_id',
+      config.clients.map((c) => c.client_id),
+    ),
+  );
+  problems.push(
+    ...duplicates(
+      'resource_servers',
+      'audience',
+      config.resource_servers.map((r) => r.audience),
+    ),
+  );
+  // RFC 9068 §5: client_credentials tokens carry sub = client_id; it must never name a person too.
+  const clientIdSet = new Set(config.clients.map((c) => c.client_id));
+  config.users.forEach((u, i) => {
+    if (clientIdSet.has(u.sub ?? u.username)) problems.push(`users[${i}]: sub ${u.sub ?? u.username} is also a client_id (RFC 9068 §5)`);
+  });
 
   const audiences = new Set(config.resource_servers.map((r) => r.audience));
   const knownScopes = new Set([...config.scopes, ...config.resource_servers.flatMap((r) => r.scopes)]);
@@ -43,6 +85,11 @@ export function crossCheck(config: ParsedConfig): string[] {
     if (usesSecret && client.client_secret === undefined) problems.push(`${at}.client_secret is required by ${methods.join(', ')}`);
     if (!usesSecret && client.client_secret !== undefined) problems.push(`${at}.client_secret is set but no secret method is allowed`);
     if (methods.includes('private_key_jwt') && client.jwks === undefined) problems.push(`${at}.jwks is required by private_key_jwt`);
+    client.jwks?.keys.forEach((key, j) => {
+      if (key.kty === 'oct' || PRIVATE_JWK_MEMBERS.some((member) => member in key)) {
+        problems.push(`${at}.jwks.keys[${j}] must be a public key (no private or symmetric key material)`);
+      }
+    });
     if (methods.includes('none') && client.grant_types.includes('client_credentials')) {
       problems.push(`${at}.grant_types: a public client cannot use client_credentials (OAuth 2.1 §4.2)`);
     }
@@ -67,6 +114,9 @@ export function crossCheck(config: ParsedConfig): string[] {
     });
     if (client.default_resource !== undefined && !audiences.has(client.default_resource)) {
       problems.push(`${at}.default_resource is not a configured resource server audience`);
+    }
+    if (client.default_resource !== undefined && client.resources && !client.resources.includes(client.default_resource)) {
+      problems.push(`${at}.default_resource must also be listed in ${at}.resources`);
     }
     client.resources?.forEach((resource, j) => {
       if (!audiences.has(resource)) problems.push(`${at}.resources[${j}] is not a configured resource server audience`);
@@ -93,6 +143,10 @@ export function crossCheck(config: ParsedConfig): string[] {
   config.resource_servers.forEach((rs, i) => {
     if (rs.client_id !== undefined && !clientIds.has(rs.client_id)) {
       problems.push(`resource_servers[${i}].client_id names no configured client`);
+    }
+    const client = config.clients.find((c) => c.client_id === rs.client_id);
+    if (client && [client.token_endpoint_auth_method].flat().includes('none')) {
+      problems.push(`resource_servers[${i}].client_id names a public client, which cannot authenticate to introspect`);
     }
   });
   return problems;

@@ -37,6 +37,8 @@ export const DEFAULTS = {
   http: {
     /** Bodies above this are refused with 413 before any parsing (SECURITY J2). */
     bodyLimit: 64 * 1024,
+    /** Seconds a request may take to arrive whole. */
+    requestTimeout: 30,
   },
   par: {
     /** RFC 9126 §2.2 suggests a short lifetime; the login that follows is not bound by it. */

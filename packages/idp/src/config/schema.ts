@@ -53,7 +53,7 @@ const client = z.strictObject({
   default_scopes: z.array(scopeToken).default([]),
   /** The audience of tokens when the request names no `resource` (RFC 8707). */
   default_resource: absoluteUrl.optional(),
-  /** Resource servers this client may ask tokens for; all configured ones when absent. */
+  /** Resource servers this client may ask tokens for; only `default_resource` when absent. */
   resources: z.array(absoluteUrl).optional(),
   id_token_signed_response_alg: z.enum(SIGNING_ALGORITHMS).optional(),
   /** First-party clients may skip the consent page (never for authorization_details). */
@@ -115,7 +115,12 @@ export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       host: z.string().min(1).default(DEFAULTS.listen.host),
-      port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.listen.port),
+      // From YAML a number, from ${VAR} a string of digits; never an empty string silently becoming 0.
+      port: z
+        .union([z.number(), z.string().regex(/^[0-9]+$/, 'must be a port number')])
+        .transform(Number)
+        .pipe(z.number().int().min(0).max(65535))
+        .default(DEFAULTS.listen.port),
     })
     .prefault({}),
   data_dir: z.string().min(1).default(DEFAULTS.dataDir),

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ASSERTION_ALGORITHMS } from '../client-auth/private-key-jwt.js';
 import { AUTH_METHODS } from '../config/schema.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { GRANTS } from './token.js';
@@ -28,12 +29,14 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     grant_types_supported: [...GRANTS.keys()],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: [...AUTH_METHODS],
-    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+    // RFC 8414 §2: listed for every endpoint that accepts private_key_jwt, from the one list the verifier uses.
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [...algorithms],
-    userinfo_signing_alg_values_supported: [],
     claims_supported: [
       'sub',
       'iss',
@@ -53,6 +56,7 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     ],
     claims_parameter_supported: false,
     request_parameter_supported: false,
+    // request_uri only as the handle of a pushed request (RFC 9126), not a URL to fetch.
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],
     // RFC 9207 §3: every authorization response carries `iss` (SECURITY A11).
@@ -66,6 +70,6 @@ export function discoveryEndpoints(app: FastifyInstance, ctx: IdpContext): void 
   app.get('/.well-known/openid-configuration', serve);
   app.get('/.well-known/oauth-authorization-server', serve);
   app.get(PATHS.jwks, async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(ctx.keystore.jwks),
+    reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(ctx.keystore.jwks),
   );
 }

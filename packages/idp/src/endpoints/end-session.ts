@@ -4,7 +4,7 @@ import { matchesRegistered } from '../checks/redirect-uri.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { readParams } from '../http/params.js';
 import { checkFormPost, refuse } from '../interactions/guard.js';
-import { logoutPage, signedOutPage } from '../interactions/pages/templates.js';
+import { logoutPage, signedOutPage, stillSignedInPage } from '../interactions/pages/templates.js';
 import { currentSession, endSession } from '../interactions/session.js';
 import type { Client } from '../realm.js';
 import { revokeLinkedGrants, sessionLinks } from '../tokens/grant-links.js';
@@ -90,7 +90,9 @@ export function endSessionEndpoint(app: FastifyInstance, ctx: IdpContext): void 
     const session = await currentSession(ctx, request);
     if (!session) return done(reply, logout);
     if (!checkFormPost(ctx, request, reply, session.csrf)) return reply;
-    if (body.get('decision') !== 'logout') return done(reply, { ...logout, redirect: undefined });
+    if (body.get('decision') !== 'logout') {
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(stillSignedInPage());
+    }
     await revokeLinkedGrants(ctx.store, sessionLinks(session.sid), { keepOffline: true });
     await endSession(ctx, request, reply);
     return done(reply, logout);

@@ -1,4 +1,4 @@
-import { InvalidRequest, sha256 } from '@palisade/core';
+import { InvalidClient, InvalidRequest, sha256 } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
@@ -25,8 +25,9 @@ export function introspectionEndpoint(app: FastifyInstance, ctx: IdpContext): vo
   app.post(PATHS.introspection, async (request, reply) => {
     try {
       const body = formBody(request);
-      const { client } = await authenticateClient(ctx, request, body, ctx.endpoints.introspection);
-      if (client.isPublic) return sendError(reply, InvalidRequest('public clients cannot introspect'));
+      const { client } = await authenticateClient(ctx, request, body);
+      // RFC 7662 §2.1: introspection requires real client authentication; `none` is none.
+      if (client.isPublic) throw InvalidClient('client authentication failed', 'public client at introspection');
       const { token } = readParams(body, ['token', 'token_type_hint']);
       if (token === undefined) throw InvalidRequest('token is required');
       return noStore(reply).send(await introspect(ctx, client, token));

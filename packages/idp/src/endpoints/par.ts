@@ -25,7 +25,7 @@ export function parEndpoint(app: FastifyInstance, ctx: IdpContext): void {
   app.post(PATHS.par, async (request, reply) => {
     try {
       const body = formBody(request);
-      const { client } = await authenticateClient(ctx, request, body, ctx.endpoints.par);
+      const { client } = await authenticateClient(ctx, request, body);
       const named = body.getAll('client_id');
       if (named.length > 1 || (named[0] !== undefined && named[0] !== client.id)) {
         throw InvalidRequest('client_id does not match the authenticated client');

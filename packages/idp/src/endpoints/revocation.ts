@@ -18,7 +18,7 @@ export function revocationEndpoint(app: FastifyInstance, ctx: IdpContext): void 
   app.post(PATHS.revocation, async (request, reply) => {
     try {
       const body = formBody(request);
-      const { client } = await authenticateClient(ctx, request, body, ctx.endpoints.revocation);
+      const { client } = await authenticateClient(ctx, request, body);
       const { token } = readParams(body, ['token', 'token_type_hint']);
       if (token === undefined) throw InvalidRequest('token is required');
 

@@ -19,7 +19,7 @@ export function tokenEndpoint(app: FastifyInstance, ctx: IdpContext): void {
   app.post(PATHS.token, async (request, reply) => {
     try {
       const body = formBody(request);
-      const client = (await authenticateClient(ctx, request, body, ctx.endpoints.token)).client;
+      const client = (await authenticateClient(ctx, request, body)).client;
       const { grant_type: grantType } = readParams(body, ['grant_type']);
       if (grantType === undefined) throw InvalidRequest('grant_type is required');
       const grant = GRANTS.get(grantType);

@@ -13,7 +13,8 @@ function bearerToken(request: FastifyRequest): string | undefined {
   if (inQuery || inBody) throw InvalidRequest('access tokens are accepted in the Authorization header only');
   const header = request.headers.authorization;
   if (header === undefined) return undefined;
-  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header);
+  // RFC 9110 §11.1: the scheme name is case-insensitive.
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
   if (!match?.[1]) throw InvalidToken('malformed Authorization header');
   return match[1];
 }

@@ -7,7 +7,7 @@ import { revokeGrant } from '../tokens/revoke-grant.js';
 import type { GrantHandler } from './grant.js';
 import { issueForGrant } from './issue-for-grant.js';
 
-const parameters = ['code', 'redirect_uri', 'code_verifier', 'resource', 'authorization_details'] as const;
+const parameters = ['code', 'redirect_uri', 'code_verifier', 'authorization_details'] as const;
 
 /**
  * OAuth 2.1 §4.1.3. Every check that proves the caller holds the code
@@ -20,7 +20,7 @@ const parameters = ['code', 'redirect_uri', 'code_verifier', 'resource', 'author
 export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: 'authorization_code',
   parameters,
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, body) {
     // RFC 6749 §5.2: a missing required parameter is invalid_request.
     if (params.code === undefined) throw InvalidRequest('code is required');
     const id = sha256(params.code);
@@ -38,7 +38,8 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
     const grant = grantRecord.value;
     // RFC 8707 §2.2: the token request may only repeat the authorized resource.
     // Checked before consuming, so a refused request does not burn the code.
-    if (params.resource !== undefined && params.resource !== grant.resource) {
+    const resource = body.getAll('resource').filter((value) => value !== '');
+    if (resource.length > 1 || (resource[0] !== undefined && resource[0] !== grant.resource)) {
       throw InvalidTarget('resource was not part of the authorization request');
     }
     const authorizationDetails = narrowDetails(ctx, client, grant.authorizationDetails, params.authorization_details);

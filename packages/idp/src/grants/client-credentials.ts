@@ -1,11 +1,11 @@
 import { InvalidScope } from '@palisade/core';
 import { audienceFor, checkResource } from '../checks/resource.js';
-import { checkScope } from '../checks/scope.js';
+import { checkScope, checkScopeAudience, scopesForAudience } from '../checks/scope.js';
 import { splitScope } from '../http/params.js';
 import { detailsClaim, parseAuthorizationDetails } from '../rar/limits.js';
 import type { GrantHandler } from './grant.js';
 
-const parameters = ['scope', 'resource', 'authorization_details'] as const;
+const parameters = ['scope', 'authorization_details'] as const;
 /** Scopes that only mean something when a person is present. */
 const USER_ONLY_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email']);
 
@@ -22,8 +22,11 @@ export const clientCredentialsGrant: GrantHandler<(typeof parameters)[number]> =
     if (requested.some((scope) => USER_ONLY_SCOPES.has(scope))) {
       throw InvalidScope('user scopes cannot be granted to client_credentials');
     }
-    const scope = requested.length > 0 ? checkScope(client, requested) : [...client.defaultScopes];
     const resource = checkResource(ctx.realm, client, body.getAll('resource'));
+    const audience = audienceFor(ctx.realm, client, resource);
+    // Named scopes must fit the audience; default scopes are only those that do (RFC 6749 §3.3).
+    const scope = requested.length > 0 ? checkScope(client, requested) : scopesForAudience(ctx.realm, client.defaultScopes, audience);
+    checkScopeAudience(ctx.realm, scope, audience);
     const parsed = parseAuthorizationDetails(params.authorization_details);
     const authorizationDetails = parsed && ctx.realm.detailTypes.validate(parsed, client);
     // No user here: only rules naming this client (or naming nobody) can grant (RFC 9396 §6).
@@ -31,7 +34,7 @@ export const clientCredentialsGrant: GrantHandler<(typeof parameters)[number]> =
     const access = await ctx.tokens.accessToken({
       client,
       sub: client.id,
-      audience: audienceFor(ctx.realm, client, resource),
+      audience,
       scope,
       grantId: null,
       authorizationDetails,

@@ -8,7 +8,7 @@ import { revokeGrant } from '../tokens/revoke-grant.js';
 import type { GrantHandler } from './grant.js';
 import { issueForGrant } from './issue-for-grant.js';
 
-const parameters = ['refresh_token', 'scope', 'resource', 'authorization_details'] as const;
+const parameters = ['refresh_token', 'scope', 'authorization_details'] as const;
 
 /**
  * OAuth 2.1 §4.3 with rotation on every use (§4.3.1, RFC 9700 §4.14.2).
@@ -19,7 +19,7 @@ const parameters = ['refresh_token', 'scope', 'resource', 'authorization_details
 export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: 'refresh_token',
   parameters,
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, body) {
     // RFC 6749 §5.2: a missing required parameter is invalid_request.
     if (params.refresh_token === undefined) throw InvalidRequest('refresh_token is required');
     const id = sha256(params.refresh_token);
@@ -33,7 +33,9 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
     // Validated before consuming: a refused request must not rotate the token
     // away, or the client's retry would look like reuse and revoke the family.
     const scope = narrowScope(grant.scope, splitScope(params.scope));
-    if (params.resource !== undefined && params.resource !== grant.resource) {
+    // RFC 8707 §2.2: the token request may only repeat the authorized resource.
+    const resource = body.getAll('resource').filter((value) => value !== '');
+    if (resource.length > 1 || (resource[0] !== undefined && resource[0] !== grant.resource)) {
       throw InvalidTarget('resource was not part of the grant');
     }
     const authorizationDetails = narrowDetails(ctx, client, grant.authorizationDetails, params.authorization_details);

@@ -34,6 +34,8 @@ export function createHttpApp(logger: FastifyServerOptions['logger']): FastifyIn
   const app = Fastify({
     logger: logger ? { ...(typeof logger === 'object' ? logger : {}), serializers: { req: requestForLog } } : false,
     bodyLimit: DEFAULTS.http.bodyLimit,
+    // A client that trickles its body must not hold a connection forever (slowloris).
+    requestTimeout: DEFAULTS.http.requestTimeout * 1000,
     requestIdHeader: false,
     trustProxy: false,
   });

@@ -2,7 +2,7 @@ import argon2 from 'argon2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdpContext } from '../context.js';
 import type { LoadedInteraction } from './guard.js';
-import { clearFailures, isLockedOut, recordFailure } from './login-failures.js';
+import { clearFailures, logRefusal, reserveAttempt } from './login-failures.js';
 import { ACR, type Interaction } from './model.js';
 import { loginPage } from './pages/templates.js';
 import { interactionPath, resume } from './resume.js';
@@ -54,18 +54,21 @@ export async function handleLogin(
   if (username === '' || password === '' || username.length > 256 || password.length > 1024) {
     return retry(400, 'Enter your username and password.');
   }
-  if (await isLockedOut(ctx, username)) return retry(429, 'Too many failed attempts. Wait a few minutes, then try again.');
+  if (!(await reserveAttempt(ctx, 'password', username))) {
+    logRefusal(reply, 'user.locked_out', username);
+    return retry(429, 'Too many failed attempts. Wait a few minutes, then try again.');
+  }
   const user = ctx.realm.usersByName.get(username);
   if (!(await verifyPassword(user?.passwordHash, password)) || !user) {
-    await recordFailure(ctx, username);
+    logRefusal(reply, 'user.login_failed', username);
     return retry(401, 'The username or password is incorrect.');
   }
+  await clearFailures(ctx, 'password', username);
   if (user.totpSecret) {
     const next: Interaction = { ...interaction, pendingSub: user.sub };
     await ctx.store.upsert('interaction', id, next, { expiresAt: ctx.clock.now() + ctx.realm.config.lifetimes.interaction });
     return reply.redirect(interactionPath(id), 303);
   }
-  await clearFailures(ctx, username);
   const session = await startSession(ctx, request, reply, { sub: user.sub, authTime: ctx.clock.now(), acr: ACR.password, amr: ['pwd'] });
   const next: Interaction = { ...interaction, loginDone: true };
   await ctx.store.upsert('interaction', id, next, { expiresAt: ctx.clock.now() + ctx.realm.config.lifetimes.interaction });

@@ -15,16 +15,20 @@ export function needsLogin(ctx: IdpContext, interaction: Interaction, session: S
   if (interaction.loginDone) return false;
   if (prompt.includes('login')) return true;
   // OIDC Core §3.1.2.1: max_age bounds how long ago the user actively authenticated.
-  return maxAge !== undefined && ctx.clock.now() - session.authTime > maxAge;
+  // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1, errata): equal counts as too old.
+  return maxAge !== undefined && ctx.clock.now() - session.authTime >= maxAge;
 }
 
 async function needsConsent(ctx: IdpContext, interaction: Interaction, session: Session): Promise<boolean> {
   const { request } = interaction;
   const client = ctx.realm.clients.get(request.clientId);
   const details = request.authorizationDetails ?? [];
+  if (!client || request.prompt.includes('consent')) return true;
+  // RFC 8252 §8.6: a public client's identity is only "something on a loopback port",
+  // so its requests are never answered without the user, however often they consented.
+  if (client.isPublic) return true;
   // Requests with authorization_details always ask, even for first-party clients, unless approved before.
-  if (!client?.requireConsent && details.length === 0) return false;
-  if (request.prompt.includes('consent')) return true;
+  if (!client.requireConsent && details.length === 0) return false;
   // SECURITY S3: consent is remembered per user and per client, never shared between clients.
   const stored = (await ctx.store.find<Consent>('consent', consentId(session.sub, request.clientId)))?.value;
   if (!stored) return true;

@@ -2,6 +2,7 @@ import { randomToken, sha256 } from '@palisade/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULTS } from '../config/defaults.js';
 import type { IdpContext } from '../context.js';
+import { revokeLinkedGrants, sessionLinks } from '../tokens/grant-links.js';
 import type { Session } from './model.js';
 
 function secureCookies(ctx: IdpContext): boolean {
@@ -28,7 +29,12 @@ export async function startSession(
   session: Omit<Session, 'sid' | 'csrf'>,
 ): Promise<Session> {
   const previous = request.cookies[DEFAULTS.session.cookieName];
-  if (previous) await ctx.store.delete('session', sha256(previous));
+  if (previous) {
+    // Signing in over a session (another user, or again) ends it as logout would, grants included.
+    const old = await ctx.store.find<Session>('session', sha256(previous));
+    if (old) await revokeLinkedGrants(ctx.store, sessionLinks(old.value.sid), { keepOffline: true });
+    await ctx.store.delete('session', sha256(previous));
+  }
   const lifetime = ctx.realm.config.lifetimes.session;
   const cookie = randomToken(32);
   const stored: Session = { ...session, sid: randomToken(16), csrf: randomToken(32) };

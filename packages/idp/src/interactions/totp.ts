@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { verify } from 'otplib';
 import type { IdpContext } from '../context.js';
 import type { LoadedInteraction } from './guard.js';
-import { clearFailures, isLockedOut, recordFailure } from './login-failures.js';
+import { clearFailures, logRefusal, reserveAttempt } from './login-failures.js';
 import { ACR, type Interaction } from './model.js';
 import { totpPage } from './pages/templates.js';
 import { interactionPath, resume } from './resume.js';
@@ -45,7 +45,10 @@ export async function handleTotp(
 
   const code = ((request.body as URLSearchParams).get('code') ?? '').replace(/\s/g, '');
   if (!/^[0-9]{6}$/.test(code)) return retry(400, 'Enter the 6-digit code.');
-  if (await isLockedOut(ctx, user.username)) return retry(429, 'Too many failed attempts. Wait a few minutes, then try again.');
+  if (!(await reserveAttempt(ctx, 'totp', user.username))) {
+    logRefusal(reply, 'user.locked_out', user.username);
+    return retry(429, 'Too many failed attempts. Wait a few minutes, then try again.');
+  }
   const last = await ctx.store.find<LastStep>('totp_last_step', user.sub);
   const result = await verify({
     secret: user.totpSecret,
@@ -55,7 +58,7 @@ export async function handleTotp(
     ...(last ? { afterTimeStep: last.value.step } : {}),
   });
   if (!result.valid) {
-    await recordFailure(ctx, user.username);
+    logRefusal(reply, 'user.totp_failed', user.username);
     return retry(401, 'That code is not valid. Codes can be used once; wait for the next one.');
   }
   await ctx.store.upsert<LastStep>(
@@ -64,7 +67,7 @@ export async function handleTotp(
     { step: 'timeStep' in result ? result.timeStep : Math.floor(ctx.clock.now() / 30) },
     { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS },
   );
-  await clearFailures(ctx, user.username);
+  await clearFailures(ctx, 'totp', user.username);
   const session = await startSession(ctx, request, reply, {
     sub: user.sub,
     authTime: ctx.clock.now(),

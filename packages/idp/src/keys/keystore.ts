@@ -1,7 +1,7 @@
 import type { Clock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyObject } from 'jose';
-import type { SigningAlgorithm } from '../config/schema.js';
+import type { ParsedConfig, SigningAlgorithm } from '../config/schema.js';
 
 type SigningKeyMaterial = CryptoKey | KeyObject | Uint8Array;
 
@@ -21,6 +21,15 @@ export interface ActiveKey {
 }
 
 const MODULUS_LENGTH = 2048;
+
+/**
+ * How long a retired key stays published: a server that has not reloaded yet
+ * may sign with it for up to `reload_interval`, and its tokens live up to the
+ * longest JWT lifetime; plus a minute of clock skew and cache slack.
+ */
+export function keyRetention(config: ParsedConfig): number {
+  return Math.max(config.lifetimes.access_token, config.lifetimes.id_token) + config.keys.reload_interval + 60;
+}
 
 async function generate(alg: SigningAlgorithm, now: number): Promise<StoredSigningKey> {
   const options = alg === 'RS256' || alg === 'PS256' ? { extractable: true, modulusLength: MODULUS_LENGTH } : { extractable: true };

@@ -33,9 +33,13 @@ export interface IssuedAccessToken {
   readonly expiresIn: number;
 }
 
-/** OpenID Connect Core §3.1.3.6: left half of the hash of the ASCII value, for SHA-256 based algorithms. */
+/**
+ * OpenID Connect Core §3.1.3.6: the left half of the hash of the ASCII value,
+ * with the hash of the signing algorithm (SHA-512 for Ed25519, as the OpenID
+ * conformance suite and oauth4webapi expect).
+ */
 function halfHash(value: string, alg: SigningAlgorithm): string {
-  const digest = alg === 'ES384' ? 'sha384' : 'sha256';
+  const digest = alg === 'EdDSA' ? 'sha512' : alg === 'ES384' ? 'sha384' : 'sha256';
   const full = createHash(digest).update(value).digest();
   return full.subarray(0, full.length / 2).toString('base64url');
 }

@@ -115,6 +115,17 @@ export function storeSuite(name: string, open: (clock: ManualClock) => Promise<S
       assert.equal((await store.list('grant_link')).length, 4);
     });
 
+    it('increments a counter atomically and restarts it once expired', async () => {
+      const counts = await Promise.all(Array.from({ length: 10 }, () => store.increment('login_failures', 'bob', clock.now() + 60)));
+      assert.deepEqual(
+        [...counts].sort((a, b) => a - b),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      );
+      assert.equal((await store.find<{ count: number }>('login_failures', 'bob'))?.value.count, 10);
+      clock.advance(61);
+      assert.equal(await store.increment('login_failures', 'bob', clock.now() + 60), 1);
+    });
+
     it('sweeps only expired records', async () => {
       await store.insert('session', 'old', {}, { expiresAt: clock.now() + 1 });
       await store.insert('session', 'forever', {}, { expiresAt: null });

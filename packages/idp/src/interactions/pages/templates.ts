@@ -124,6 +124,10 @@ ${hidden}
   );
 }
 
+export function stillSignedInPage(): string {
+  return layout('Still signed in', html`<h1>You are still signed in</h1><p class="lead">Nothing changed. You can close this window.</p>`);
+}
+
 export function signedOutPage(): string {
   return layout('Signed out', html`<h1>You are signed out</h1><p class="lead">You can close this window.</p>`);
 }
