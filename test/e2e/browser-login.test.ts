@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { totpNow } from '../helpers/browser.js';
@@ -12,6 +13,8 @@ import { assistant } from '../helpers/clients.js';
 import { DEMO, freePort, startTestIdp, type TestIdp } from '../helpers/idp.js';
 
 const skip = chromiumUnavailable();
+/** Screenshots meant for people: test/output/ (not committed). */
+const OUTPUT = fileURLToPath(new URL('../../output/', import.meta.url));
 
 describe('login, TOTP and consent pages in headless Chromium', { skip }, () => {
   let server: TestIdp;
@@ -94,6 +97,42 @@ describe('login, TOTP and consent pages in headless Chromium', { skip }, () => {
       idTokenExpected: true,
     });
     assert.equal(second.claims()?.sub, 'alice');
+    await context.close();
+  });
+
+  it('the consent page words a file_access detail, "Read Q4-report.pdf in the Finance share of the File Server" (RFC 9396)', async () => {
+    const config = await assistant(server.issuer);
+    const verifier = client.randomPKCECodeVerifier();
+    const url = await client.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      authorization_details: JSON.stringify([
+        { type: 'file_access', locations: ['http://127.0.0.1:9410/finance'], actions: ['read'], identifier: 'Q4-report.pdf' },
+      ]),
+    });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url.href);
+    await page.getByLabel('Username').fill(DEMO.alice.username);
+    await page.getByLabel('Password').fill(DEMO.alice.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    server.clock.advance(30); // TOTP codes are single-use: the next time step
+    await page.getByLabel('Verification code').fill(await totpNow(DEMO.alice.totpSecret, server.clock.now()));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    const sentence = page.getByText('Read Q4-report.pdf in the Finance share of the File Server');
+    assert.equal(await sentence.isVisible(), true);
+    assert.equal(
+      await page.getByText('http://127.0.0.1:9410/finance', { exact: true }).isVisible(),
+      true,
+      'the raw location is listed too',
+    );
+    mkdirSync(OUTPUT, { recursive: true });
+    const shot = join(OUTPUT, 'consent-file-access.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot: ${shot}`);
     await context.close();
   });
 

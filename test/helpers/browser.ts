@@ -122,9 +122,11 @@ export async function authorizeInBrowser(
   seen: string[] = [],
 ): Promise<URL> {
   let { response, url } = await browser.follow(authorizationUrl);
+  let lastAlert = '';
   for (let step = 0; step < 5; step++) {
     if (response.status >= 300 && response.status < 400) return url;
     const html = await response.text();
+    lastAlert = /role="alert">([^<]*)</.exec(html)?.[1] ?? '';
     const kind = pageKind(html);
     seen.push(kind);
     const form = readForm(html);
@@ -140,5 +142,5 @@ export async function authorizeInBrowser(
       ({ response, url } = await browser.follow(action, { form: { ...form.fields, decision: script.consent ?? 'allow' } }));
     else throw new Error(`unexpected page (${response.status}): ${html.slice(0, 300)}`);
   }
-  throw new Error('too many steps');
+  throw new Error(`too many steps: ${seen.join(' → ')}; last alert: ${lastAlert}`);
 }

@@ -51,6 +51,7 @@ export function checkFormPost(ctx: IdpContext, request: FastifyRequest, reply: F
   const siteOk = fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none';
   const sameOrigin = originOk && siteOk;
   if (!body || csrf?.length !== 1 || !safeEqual(csrf[0] ?? '', expectedCsrf) || !sameOrigin) {
+    reply.log.warn({ event: 'interaction.form_refused', origin: originOk, site: siteOk }, 'cross-site or forged form refused');
     refuse(reply, 403, 'Request refused', 'This form was not submitted from this sign-in page. Start again from the application.');
     return false;
   }
