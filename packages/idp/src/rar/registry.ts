@@ -14,8 +14,11 @@ const COMMON_FIELDS: Readonly<Record<string, Record<string, unknown>>> = {
 
 function newAjv(): Ajv2020 {
   const ajv = new Ajv2020({ strict: true, allErrors: false });
-  // The one format we need; absolute URIs as WHATWG URL parses them.
-  ajv.addFormat('uri', (value: string) => URL.canParse(value));
+  // The one format we need: absolute URIs, written as WHATWG URL reads them. Policy patterns and
+  // covers() compare text exactly, so `finance/../engineering` or `finance/%2e%2e/x` would match a
+  // `finance/*` rule while every URL parser resolves it elsewhere (SECURITY D4). Only an origin may
+  // omit its trailing slash (`http://127.0.0.1:9412`).
+  ajv.addFormat('uri', (value: string) => URL.canParse(value) && [value, `${value}/`].includes(new URL(value).href));
   return ajv;
 }
 
