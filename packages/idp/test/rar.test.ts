@@ -28,7 +28,10 @@ const payment = {
 };
 
 function refusedWith(fn: () => unknown, description: RegExp): void {
-  assert.throws(fn, (e: OAuthError) => e instanceof OAuthError && e.error === 'invalid_authorization_details' && description.test(e.description));
+  assert.throws(
+    fn,
+    (e: OAuthError) => e instanceof OAuthError && e.error === 'invalid_authorization_details' && description.test(e.description),
+  );
 }
 
 describe('RAR: parsing, type registry, wording and policy (RFC 9396)', () => {
@@ -71,7 +74,8 @@ describe('RAR: parsing, type registry, wording and policy (RFC 9396)', () => {
     ['a lowercase currency (D3)', { ...payment, instructedAmount: { currency: 'eur', amount: '1.00' } }, /field instructedAmount/],
   ];
   for (const [name, detail, description] of invalid) {
-    it(`refuses ${name}, naming the entry but not echoing it`, () => refusedWith(() => realm.detailTypes.validate([detail], assistant), description));
+    it(`refuses ${name}, naming the entry but not echoing it`, () =>
+      refusedWith(() => realm.detailTypes.validate([detail], assistant), description));
   }
 
   it('refuses a type the client may not request (RFC 9396 §10): ops-bot and file_access', () => {
@@ -95,7 +99,10 @@ describe('RAR: parsing, type registry, wording and policy (RFC 9396)', () => {
       { name: 'actions', value: 'read' },
       { name: 'identifier', value: 'Q4-report.pdf' },
     ]);
-    assert.equal(realm.detailTypes.describe({ type: 'file_access', locations: [FIN], actions: ['read', 'write'] }).sentence, 'Read and change every file in the Finance share of the File Server');
+    assert.equal(
+      realm.detailTypes.describe({ type: 'file_access', locations: [FIN], actions: ['read', 'write'] }).sentence,
+      'Read and change every file in the Finance share of the File Server',
+    );
     assert.equal(
       realm.detailTypes.describe(payment).sentence,
       'Make, check the status of and cancel a payment of 123.50 EUR to Merchant A (DE02100100109307118603)',
@@ -107,11 +114,22 @@ describe('RAR: parsing, type registry, wording and policy (RFC 9396)', () => {
     assert.equal(realm.detailPolicy.permits({ ...q4, locations: [`${FIN}/2026/Q4`] }, assistant, alice), true);
     assert.equal(realm.detailPolicy.permits(q4, assistant, bob), false);
     assert.equal(realm.detailPolicy.permits({ ...q4, locations: ['http://127.0.0.1:9410/engineering'] }, assistant, alice), false);
-    assert.equal(realm.detailPolicy.permits({ ...q4, locations: ['http://127.0.0.1:9410/finance-archive'] }, assistant, alice), false, 'a pattern is not a prefix');
+    assert.equal(
+      realm.detailPolicy.permits({ ...q4, locations: ['http://127.0.0.1:9410/finance-archive'] }, assistant, alice),
+      false,
+      'a pattern is not a prefix',
+    );
     assert.equal(realm.detailPolicy.permits(q4, assistant, undefined), false, 'group rules never apply without a user');
   });
 
   it('policy: a type without rules is limited only by schema and client (tool_access for ops-bot)', () => {
-    assert.equal(realm.detailPolicy.permits({ type: 'tool_access', locations: ['http://127.0.0.1:9401/mcp'], actions: ['files.read'] }, opsBot, undefined), true);
+    assert.equal(
+      realm.detailPolicy.permits(
+        { type: 'tool_access', locations: ['http://127.0.0.1:9401/mcp'], actions: ['files.read'] },
+        opsBot,
+        undefined,
+      ),
+      true,
+    );
   });
 });
