@@ -18,6 +18,14 @@ export const DEMO = {
   assistant: { id: 'assistant', secret: 'assistant-secret', redirectUri: 'http://127.0.0.1:8765/callback' },
   cli: { id: 'palisade-cli' },
   gateway: 'http://127.0.0.1:9401/mcp',
+  mcpGateway: { id: 'mcp-gateway', secret: 'mcp-gateway-secret' },
+  reportService: { id: 'report-service', secret: 'report-service-secret' },
+  tools: {
+    files: 'http://127.0.0.1:9410',
+    reports: 'http://127.0.0.1:9411',
+    payments: 'http://127.0.0.1:9412',
+    hr: 'http://127.0.0.1:9413',
+  },
 } as const;
 
 /** A free TCP port on loopback (the issuer must be known before the server starts). */

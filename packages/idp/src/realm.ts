@@ -1,6 +1,6 @@
 import { sha256 } from '@palisade/core';
 import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
-import type { ClientAuthMethod, GrantType, ParsedConfig, SigningAlgorithm } from './config/schema.js';
+import type { ClientAuthMethod, ExchangeRuleConfig, GrantType, ParsedConfig, SigningAlgorithm } from './config/schema.js';
 import { DetailPolicy } from './rar/policy.js';
 import { DetailTypes } from './rar/registry.js';
 
@@ -58,6 +58,9 @@ export class Realm {
   /** Scope → the audiences of the resource servers that define it. */
   readonly scopeOwners: ReadonlyMap<string, readonly string[]>;
   readonly detailTypes: DetailTypes;
+  readonly exchangeRules: readonly ExchangeRuleConfig[];
+  /** Audience → the client that resource server authenticates as. */
+  readonly audienceOwners: ReadonlyMap<string, string>;
   readonly detailPolicy: DetailPolicy;
 
   constructor(config: ParsedConfig) {
@@ -107,6 +110,8 @@ export class Realm {
     const owners = new Map<string, string[]>();
     for (const rs of config.resource_servers) for (const scope of rs.scopes) owners.set(scope, [...(owners.get(scope) ?? []), rs.audience]);
     this.scopeOwners = owners;
+    this.exchangeRules = config.token_exchange.rules;
+    this.audienceOwners = new Map(config.resource_servers.flatMap((r) => (r.client_id ? [[r.audience, r.client_id] as const] : [])));
     this.detailTypes = new DetailTypes(config.authorization_details_types);
     this.detailPolicy = new DetailPolicy(config.authorization_details_policy);
     this.scopesSupported = [...new Set([...config.scopes, ...config.resource_servers.flatMap((r) => r.scopes)])];

@@ -45,7 +45,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const realm = new Realm(config);
   const { lifetimes } = config;
   const retention = keyRetention(config);
-  const keystore = new Keystore(store, clock, config.keys.algorithms, retention);
+  const keystore = new Keystore(store, clock, config.keys.algorithms, retention, config.issuer);
   await keystore.initialize();
   const accessTokenAlg = config.keys.algorithms[0] ?? 'ES256';
   const tokens = new TokenIssuer(
@@ -60,6 +60,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       refreshTokenIdle: lifetimes.refresh_token_idle,
     },
     accessTokenAlg,
+    realm.audienceOwners,
+    config.keys.algorithms.includes('RS256') ? 'RS256' : accessTokenAlg,
   );
   const context: IdpContext = { realm, store, clock, keystore, tokens, endpoints: endpointsFor(config.issuer) };
 

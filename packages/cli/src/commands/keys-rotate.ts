@@ -16,7 +16,7 @@ export async function keysRotate(file: string | undefined): Promise<number> {
   const store = openStore(config);
   try {
     const retention = keyRetention(config);
-    const keystore = new Keystore(store, systemClock, config.keys.algorithms, retention);
+    const keystore = new Keystore(store, systemClock, config.keys.algorithms, retention, config.issuer);
     await keystore.initialize();
     const created = await keystore.rotate();
     process.stdout.write(`rotated: new key ids ${created.join(', ')}; previous keys stay published for ${retention} s\n`);

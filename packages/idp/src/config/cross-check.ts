@@ -140,6 +140,26 @@ export function crossCheck(config: ParsedConfig): string[] {
     });
   });
 
+  config.token_exchange.rules.forEach((rule, i) => {
+    const at = `token_exchange.rules[${i}]`;
+    const client = config.clients.find((c) => c.client_id === rule.client);
+    if (!client) problems.push(`${at}.client names no configured client`);
+    else if (!client.grant_types.includes('urn:ietf:params:oauth:grant-type:token-exchange')) {
+      problems.push(`${at}.client must have the token-exchange grant type`);
+    }
+    rule.from.forEach((aud, j) => {
+      const owner = config.resource_servers.find((r) => r.audience === aud)?.client_id;
+      // A token meant for Tool A can be exchanged only by Tool A (ADR 0006).
+      if (owner !== rule.client) problems.push(`${at}.from[${j}] must be a resource server whose client_id is ${rule.client}`);
+    });
+    rule.to.forEach((aud, j) => {
+      if (!audiences.has(aud)) problems.push(`${at}.to[${j}] is not a configured resource server audience`);
+    });
+    rule.authorization_details.forEach((ceiling, j) => {
+      if (!detailTypes.has(ceiling.type)) problems.push(`${at}.authorization_details[${j}].type: unknown type ${ceiling.type}`);
+    });
+  });
+
   config.resource_servers.forEach((rs, i) => {
     if (rs.client_id !== undefined && !clientIds.has(rs.client_id)) {
       problems.push(`resource_servers[${i}].client_id names no configured client`);

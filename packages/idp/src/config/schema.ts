@@ -8,7 +8,17 @@ export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type ClientAuthMethod = (typeof AUTH_METHODS)[number];
 
-export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token'] as const;
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token', TOKEN_EXCHANGE] as const;
+
+/** RFC 8693 §3 token type identifiers Palisade issues or accepts. */
+export const TOKEN_TYPES = {
+  access_token: 'urn:ietf:params:oauth:token-type:access_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+  id_token: 'urn:ietf:params:oauth:token-type:id_token',
+  saml2: 'urn:ietf:params:oauth:token-type:saml2',
+} as const;
+export type TokenTypeName = keyof typeof TOKEN_TYPES;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 const absoluteUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' });
@@ -92,6 +102,28 @@ const authorizationDetailRule = z.strictObject({
   identifiers: z.array(z.string().min(1)).min(1).optional(),
 });
 
+/** RFC 8693 exchange policy for one client; a client without a rule cannot exchange at all. */
+const exchangeRule = z.strictObject({
+  client: z.string().min(1),
+  /** Subject tokens must be meant for one of these audiences (which must be this client's own resources). */
+  from: z.array(absoluteUrl).min(1),
+  /** Audiences the new token may be for. */
+  to: z.array(absoluteUrl).min(1),
+  /** Scopes that may flow into the new token (a subset of the subject token's). */
+  scopes: z.array(scopeToken).default([]),
+  /** Ceilings for details that may flow, compared with covers(): `{ type: file_access, actions: [read] }`. */
+  authorization_details: z.array(z.looseObject({ type: z.string().min(1) })).default([]),
+  /** delegation records the chain in `act` (RFC 8693 §4.1); impersonation issues a token without `act`. */
+  mode: z.enum(['delegation', 'impersonation']).default('delegation'),
+  max_chain_depth: z.number().int().min(1).max(16).default(4),
+  token_types: z
+    .array(z.enum(['access_token', 'jwt', 'id_token', 'saml2']))
+    .min(1)
+    .default(['access_token', 'jwt']),
+  /** Several audiences in one request (one token valid at all of them): off unless said so. */
+  multiple_audiences: z.boolean().default(false),
+});
+
 const resourceServer = z.strictObject({
   audience: absoluteUrl,
   name: z.string().min(1),
@@ -153,6 +185,7 @@ export const configSchema = z.strictObject({
     .record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be a simple type name'), authorizationDetailType)
     .default({}),
   authorization_details_policy: z.array(authorizationDetailRule).default([]),
+  token_exchange: z.strictObject({ rules: z.array(exchangeRule).default([]) }).prefault({}),
   users: z.array(user).default([]),
   clients: z.array(client).default([]),
   resource_servers: z.array(resourceServer).default([]),
@@ -165,3 +198,4 @@ export type ClientConfig = z.output<typeof client>;
 export type ResourceServerConfig = z.output<typeof resourceServer>;
 export type AuthorizationDetailTypeConfig = z.output<typeof authorizationDetailType>;
 export type AuthorizationDetailRuleConfig = z.output<typeof authorizationDetailRule>;
+export type ExchangeRuleConfig = z.output<typeof exchangeRule>;

@@ -31,6 +31,7 @@ export async function issueForGrant(
     grantId,
     authentication: { authTime: grant.authTime, acr: grant.acr, amr: grant.amr },
     authorizationDetails,
+    act: grant.act,
   });
   const response: TokenResponse = {
     access_token: access.token,

@@ -1,11 +1,15 @@
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import type { Clock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyObject } from 'jose';
 import type { ParsedConfig, SigningAlgorithm } from '../config/schema.js';
+import { selfSignedCertificate } from './certificate.js';
 
 type SigningKeyMaterial = CryptoKey | KeyObject | Uint8Array;
 
 export interface StoredSigningKey {
+  /** Base64 DER of a self-signed certificate for RSA keys (SAML), also published as `x5c`. */
+  certificate?: string;
   kid: string;
   alg: SigningAlgorithm;
   status: 'active' | 'retired';
@@ -31,18 +35,22 @@ export function keyRetention(config: ParsedConfig): number {
   return Math.max(config.lifetimes.access_token, config.lifetimes.id_token) + config.keys.reload_interval + 60;
 }
 
-async function generate(alg: SigningAlgorithm, now: number): Promise<StoredSigningKey> {
+async function generate(alg: SigningAlgorithm, now: number, issuer: string): Promise<StoredSigningKey> {
   const options = alg === 'RS256' || alg === 'PS256' ? { extractable: true, modulusLength: MODULUS_LENGTH } : { extractable: true };
   const { privateKey, publicKey } = await generateKeyPair(alg, options);
   const publicJwk = await exportJWK(publicKey);
+  const privateJwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(publicJwk);
+  // RS256 keys also sign SAML assertions, whose relying parties want a certificate.
+  const certificate = alg === 'RS256' ? selfSignedCertificate({ privateJwk, publicJwk }, issuer, now) : undefined;
   return {
     kid,
     alg,
     status: 'active',
-    privateJwk: { ...(await exportJWK(privateKey)), kid, alg },
-    publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
+    privateJwk: { ...privateJwk, kid, alg },
+    publicJwk: { ...publicJwk, kid, alg, use: 'sig', ...(certificate ? { x5c: [certificate] } : {}) },
     createdAt: now,
+    ...(certificate ? { certificate } : {}),
   };
 }
 
@@ -57,10 +65,13 @@ export class Keystore {
   readonly #algorithms: readonly SigningAlgorithm[];
   /** How long a retired key stays published: the longest JWT lifetime plus skew. */
   readonly #retention: number;
+  readonly #issuer: string;
+  #samlKey: { kid: string; privateKeyPem: string; certificate: string } | undefined;
   #active = new Map<SigningAlgorithm, ActiveKey>();
   #jwks: { keys: JWK[] } = { keys: [] };
 
-  constructor(store: Store, clock: Clock, algorithms: readonly SigningAlgorithm[], retention: number) {
+  constructor(store: Store, clock: Clock, algorithms: readonly SigningAlgorithm[], retention: number, issuer: string) {
+    this.#issuer = issuer;
     this.#store = store;
     this.#clock = clock;
     this.#algorithms = algorithms;
@@ -72,7 +83,7 @@ export class Keystore {
     const stored = await this.#stored();
     for (const alg of this.#algorithms) {
       if (!stored.some((k) => k.alg === alg && k.status === 'active')) {
-        const key = await generate(alg, this.#clock.now());
+        const key = await generate(alg, this.#clock.now(), this.#issuer);
         // insert, not upsert: when two nodes start at once, both keys are kept and the newest wins.
         await this.#store.insert('signing_key', key.kid, key, { expiresAt: null });
       }
@@ -91,6 +102,16 @@ export class Keystore {
     }
     this.#active = active;
     this.#jwks = { keys: stored.map((k) => k.publicJwk) };
+    const saml = [...stored].reverse().find((k) => k.status === 'active' && k.alg === 'RS256' && k.certificate);
+    this.#samlKey = saml?.certificate
+      ? {
+          kid: saml.kid,
+          certificate: saml.certificate,
+          privateKeyPem: createPrivateKey({ key: saml.privateJwk as JsonWebKey, format: 'jwk' })
+            .export({ type: 'pkcs8', format: 'pem' })
+            .toString(),
+        }
+      : undefined;
   }
 
   /**
@@ -103,7 +124,7 @@ export class Keystore {
     const stored = await this.#stored();
     const created: string[] = [];
     for (const alg of this.#algorithms) {
-      const next = await generate(alg, now);
+      const next = await generate(alg, now, this.#issuer);
       await this.#store.insert('signing_key', next.kid, next, { expiresAt: null });
       created.push(next.kid);
       for (const old of stored.filter((k) => k.alg === alg && k.status === 'active')) {
@@ -119,6 +140,11 @@ export class Keystore {
     const key = this.#active.get(alg);
     if (!key) throw new Error(`no active signing key for ${alg}`);
     return key;
+  }
+
+  /** The RS256 key and its certificate, for XML signatures (SAML); undefined without an RS256 key. */
+  get samlSigningKey(): { kid: string; privateKeyPem: string; certificate: string } | undefined {
+    return this.#samlKey;
   }
 
   /** The public JWK Set (RFC 7517 §5): active and retired-but-unexpired keys, never private parts. */

@@ -6,6 +6,7 @@ import type { SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
 import { detailsClaim } from '../rar/limits.js';
 import type { Client, User } from '../realm.js';
+import type { Actor } from './act.js';
 import type { AccessTokenClaims, AccessTokenRecord, Grant, RefreshTokenRecord } from './model.js';
 
 export interface Lifetimes {
@@ -18,13 +19,18 @@ export interface Lifetimes {
 export interface AccessTokenRequest {
   readonly client: Client;
   readonly sub: string;
-  readonly audience: string;
+  /** One audience (ADR 0002); several only where an exchange rule allows it. */
+  readonly audience: string | readonly string[];
   readonly scope: readonly string[];
   readonly grantId: string | null;
   /** Present when a person authenticated (RFC 9068 §2.2.1). */
   readonly authentication?: { readonly authTime: number; readonly acr: string; readonly amr: readonly string[] };
   /** RFC 9396 §9.1: the details go into the JWT as the `authorization_details` claim. */
   readonly authorizationDetails?: readonly AuthorizationDetail[] | undefined;
+  /** RFC 8693 §4.1: the delegation chain of an exchanged token. */
+  readonly act?: Actor | undefined;
+  /** Never live past this (RFC 8693: an exchanged token does not outlive its subject token). */
+  readonly notAfter?: number | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -57,10 +63,25 @@ export class TokenIssuer {
   readonly #keystore: Keystore;
   readonly #lifetimes: Lifetimes;
   readonly #accessTokenAlg: SigningAlgorithm;
+  /** Audience → client_id of the resource server it belongs to. */
+  readonly #audienceOwners: ReadonlyMap<string, string>;
+  /** ID tokens minted for services (token exchange), where no client states a preference. */
+  readonly #idTokenAlg: SigningAlgorithm;
   #verificationKeys: JWTVerifyGetKey;
   #verificationJwks: unknown;
 
-  constructor(issuer: string, store: Store, clock: Clock, keystore: Keystore, lifetimes: Lifetimes, accessTokenAlg: SigningAlgorithm) {
+  constructor(
+    issuer: string,
+    store: Store,
+    clock: Clock,
+    keystore: Keystore,
+    lifetimes: Lifetimes,
+    accessTokenAlg: SigningAlgorithm,
+    audienceOwners: ReadonlyMap<string, string> = new Map(),
+    idTokenAlg: SigningAlgorithm = 'RS256',
+  ) {
+    this.#audienceOwners = audienceOwners;
+    this.#idTokenAlg = idTokenAlg;
     this.#issuer = issuer;
     this.#store = store;
     this.#clock = clock;
@@ -78,7 +99,8 @@ export class TokenIssuer {
   async accessToken(request: AccessTokenRequest): Promise<IssuedAccessToken> {
     const now = this.#clock.now();
     const jti = randomToken(16);
-    const exp = now + this.#lifetimes.accessToken;
+    const exp = Math.min(now + this.#lifetimes.accessToken, request.notAfter ?? Number.POSITIVE_INFINITY);
+    const mayAct = typeof request.audience === 'string' ? this.#audienceOwners.get(request.audience) : undefined;
     const { kid, alg, key } = this.#keystore.signingKey(this.#accessTokenAlg);
     const claims: Omit<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'jti' | 'iat' | 'exp'> = {
       client_id: request.client.id,
@@ -87,12 +109,15 @@ export class TokenIssuer {
         ? { auth_time: request.authentication.authTime, acr: request.authentication.acr, amr: [...request.authentication.amr] }
         : {}),
       ...detailsClaim(request.authorizationDetails),
+      ...(request.act ? { act: request.act } : {}),
+      // RFC 8693 §4.4: only the service this token is for may exchange it onwards.
+      ...(mayAct ? { may_act: { sub: mayAct } } : {}),
     };
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
       .setIssuer(this.#issuer)
       .setSubject(request.sub)
-      .setAudience(request.audience)
+      .setAudience(typeof request.audience === 'string' ? request.audience : [...request.audience])
       .setJti(jti)
       .setIssuedAt(now)
       .setExpirationTime(exp)
@@ -102,7 +127,7 @@ export class TokenIssuer {
       expiresAt: exp,
       ...(request.grantId ? { grantId: request.grantId } : {}),
     });
-    return { token, jti, expiresIn: this.#lifetimes.accessToken };
+    return { token, jti, expiresIn: exp - now };
   }
 
   async idToken(input: { client: Client; user: User; grant: Grant; nonce: string | undefined; accessToken: string }): Promise<string> {
@@ -141,6 +166,11 @@ export class TokenIssuer {
    * never taken for one), issuer, lifetime, and that it was not revoked.
    */
   async verifyAccessToken(token: string): Promise<AccessTokenClaims> {
+    return (await this.inspectAccessToken(token)).claims;
+  }
+
+  /** verifyAccessToken, plus the store record (the grant the token hangs off). */
+  async inspectAccessToken(token: string): Promise<{ claims: AccessTokenClaims; grantId: string | null }> {
     this.#refreshVerificationKeys();
     let claims: AccessTokenClaims;
     try {
@@ -162,7 +192,68 @@ export class TokenIssuer {
     if (record.value.grantId !== null && !(await this.#store.find('grant', record.value.grantId))) {
       throw InvalidToken('the access token is invalid', 'grant revoked');
     }
-    return claims;
+    return { claims, grantId: record.value.grantId };
+  }
+
+  /**
+   * An ID token this IdP issued (OIDC Core §2), still valid: signature by our
+   * keys, issuer, expiry. Used as a token-exchange subject (RFC 8693 §3).
+   */
+  async verifyIdToken(
+    token: string,
+  ): Promise<{
+    sub: string;
+    aud: string[];
+    exp: number;
+    authTime: number | undefined;
+    acr: string | undefined;
+    amr: string[] | undefined;
+  }> {
+    this.#refreshVerificationKeys();
+    try {
+      const { payload, protectedHeader } = await jwtVerify(token, this.#verificationKeys, {
+        issuer: this.#issuer,
+        currentDate: new Date(this.#clock.now() * 1000),
+        requiredClaims: ['sub', 'aud', 'exp', 'iat'],
+      });
+      // An access token is not an ID token (RFC 9068 §4 in reverse).
+      if (protectedHeader.typ === 'at+jwt') throw new TypeError('an access token is not an ID token');
+      return {
+        sub: payload.sub as string,
+        aud: [payload.aud ?? []].flat(),
+        exp: payload.exp as number,
+        authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
+        acr: typeof payload.acr === 'string' ? payload.acr : undefined,
+        amr: Array.isArray(payload.amr) ? payload.amr.map(String) : undefined,
+      };
+    } catch (error) {
+      const reason = error instanceof joseErrors.JOSEError ? error.code : 'malformed';
+      throw InvalidToken('the ID token is invalid', reason);
+    }
+  }
+
+  /**
+   * An ID token minted by token exchange (RFC 8693 §2.2.1 `id_token` output):
+   * the user for the target service, never outliving the subject token.
+   */
+  async exchangedIdToken(input: {
+    user: User;
+    audience: string;
+    notAfter: number;
+    act: Actor | undefined;
+  }): Promise<{ token: string; expiresIn: number }> {
+    const now = this.#clock.now();
+    const exp = Math.min(now + this.#lifetimes.idToken, input.notAfter);
+    const { kid, alg, key } = this.#keystore.signingKey(this.#idTokenAlg);
+    const token = await new SignJWT({ ...(input.act ? { act: input.act } : {}), name: input.user.name })
+      .setProtectedHeader({ alg, kid, typ: 'JWT' })
+      .setIssuer(this.#issuer)
+      .setSubject(input.user.sub)
+      .setAudience(input.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .sign(key);
+    return { token, expiresIn: exp - now };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { AuthorizationDetail } from '@palisade/core';
+import type { Actor } from './act.js';
 
 /**
  * What the store keeps for each kind of grant artefact. Raw codes and refresh
@@ -15,6 +16,8 @@ export interface Grant {
   readonly acr: string;
   readonly amr: readonly string[];
   readonly sessionId: string | undefined;
+  /** Set on grants made by token exchange: the chain every token of the grant carries. */
+  readonly act?: Actor;
   /** RFC 9396: the details the user approved; tokens carry these or a subset. */
   readonly authorizationDetails?: readonly AuthorizationDetail[];
 }
@@ -53,11 +56,17 @@ export interface AccessTokenClaims {
   readonly acr?: string;
   readonly amr?: string[];
   readonly authorization_details?: AuthorizationDetail[];
+  /** RFC 8693 §4.1: who acts for `sub`, current actor first. */
+  readonly act?: Actor;
+  /** RFC 8693 §4.4: who may act for `sub` with this token (the client of its audience). */
+  readonly may_act?: { readonly sub: string };
 }
 
 export type TokenResponse = {
   access_token: string;
-  token_type: 'Bearer';
+  /** N_A for tokens that are not access tokens (RFC 8693 §2.2.1: SAML assertions, ID tokens). */
+  token_type: 'Bearer' | 'N_A';
+  issued_token_type?: string;
   expires_in: number;
   scope?: string;
   refresh_token?: string;
