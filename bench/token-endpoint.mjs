@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench: client_credentials token requests per second and latency,
 // Palisade next to the floor (a bare node:http server signing the same JWT),
-// measured in the same run on loopback, reported as a ratio. Each server runs
+// measured in the same run on loopback, reported as a ratio; and token
+// exchanges (RFC 8693, verify + narrow + sign) beside them. Each server runs
 // in its own process; the load generator (autocannon) runs in this one.
 //
 // BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3).
@@ -37,13 +38,47 @@ async function start(script) {
   return { child, url: `http://127.0.0.1:${ready.port}/token` };
 }
 
-const body = new URLSearchParams({ grant_type: 'client_credentials' }).toString();
-const headers = {
-  'content-type': 'application/x-www-form-urlencoded',
-  authorization: `Basic ${Buffer.from('ops-bot:ops-bot-secret').toString('base64')}`,
+const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+const form = { 'content-type': 'application/x-www-form-urlencoded' };
+const clientCredentials = {
+  body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
+  headers: { ...form, authorization: basic('ops-bot', 'ops-bot-secret') },
 };
 
-async function measure(url) {
+async function tokenFor(url, id, secret, params) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { ...form, authorization: basic(id, secret) },
+    body: new URLSearchParams(params),
+  });
+  if (!response.ok) throw new Error(`${id}: ${response.status} ${await response.text()}`);
+  return (await response.json()).access_token;
+}
+
+/**
+ * The gateway exchanging an agent's gateway token for one tool (the per-hop
+ * cost of every MCP call): subject = ops-bot's token with a tool_access detail,
+ * actor = the gateway's own token, target = the reports tool.
+ */
+async function exchangeRequest(url) {
+  const detail = JSON.stringify([{ type: 'tool_access', locations: ['http://127.0.0.1:9401/mcp'], actions: ['reports.quarterly'] }]);
+  const subject = await tokenFor(url, 'ops-bot', 'ops-bot-secret', { grant_type: 'client_credentials', authorization_details: detail });
+  const actor = await tokenFor(url, 'mcp-gateway', 'mcp-gateway-secret', { grant_type: 'client_credentials' });
+  const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
+  return {
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subject,
+      subject_token_type: accessTokenType,
+      actor_token: actor,
+      actor_token_type: accessTokenType,
+      audience: 'http://127.0.0.1:9411',
+    }).toString(),
+    headers: { ...form, authorization: basic('mcp-gateway', 'mcp-gateway-secret') },
+  };
+}
+
+async function measure(url, { body, headers }) {
   const result = await autocannon({ url, method: 'POST', body, headers, connections, duration });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
@@ -56,16 +91,25 @@ const summary = (runs, key) => ({
   max: Math.max(...runs.map((r) => r[key])),
 });
 
-const targets = { floor: await start('./servers/floor.mjs'), palisade: await start('./servers/idp.mjs') };
-const runs = { floor: [], palisade: [] };
+const floor = await start('./servers/floor.mjs');
+const idp = await start('./servers/idp.mjs');
+const scenarios = {
+  floor: { url: floor.url, request: clientCredentials },
+  palisade: { url: idp.url, request: clientCredentials },
+  exchange: { url: idp.url, request: await exchangeRequest(idp.url) },
+};
+const runs = { floor: [], palisade: [], exchange: [] };
 try {
-  for (const t of Object.values(targets)) await autocannon({ url: t.url, method: 'POST', body, headers, connections, duration: 2 }); // warm-up
+  for (const { url, request } of Object.values(scenarios)) {
+    await autocannon({ url, method: 'POST', ...request, connections, duration: 2 }); // warm-up
+  }
   for (let round = 0; round < rounds; round++) {
-    // Interleave the two so drift in machine load hits both alike.
-    for (const [name, t] of Object.entries(targets)) runs[name].push(await measure(t.url));
+    // Interleave the scenarios so drift in machine load hits all alike.
+    for (const [name, { url, request }] of Object.entries(scenarios)) runs[name].push(await measure(url, request));
   }
 } finally {
-  for (const t of Object.values(targets)) t.child.kill();
+  floor.child.kill();
+  idp.child.kill();
 }
 
 const result = {
@@ -74,6 +118,7 @@ const result = {
   settings: { duration, connections, rounds },
   floor: { rps: summary(runs.floor, 'rps'), p50: summary(runs.floor, 'p50'), p99: summary(runs.floor, 'p99') },
   palisade: { rps: summary(runs.palisade, 'rps'), p50: summary(runs.palisade, 'p50'), p99: summary(runs.palisade, 'p99') },
+  exchange: { rps: summary(runs.exchange, 'rps'), p50: summary(runs.exchange, 'p50'), p99: summary(runs.exchange, 'p99') },
 };
 result.ratio = result.palisade.rps.median / result.floor.rps.median;
 result.target = TARGET_RATIO;
@@ -81,13 +126,14 @@ result.meetsTarget = result.ratio >= TARGET_RATIO;
 
 const row = (name, r) =>
   `| ${name} | ${r.rps.median.toFixed(0)} (${r.rps.min.toFixed(0)}–${r.rps.max.toFixed(0)}) | ${r.p50.median} | ${r.p99.median} |`;
-console.log(`\nclient_credentials token endpoint, ${connections} connections, ${duration} s × ${rounds} rounds, median (min–max)\n`);
+console.log(`\ntoken endpoint, ${connections} connections, ${duration} s × ${rounds} rounds, median (min–max)\n`);
 console.log('| server | requests/s | p50 ms | p99 ms |');
 console.log('|---|---|---|---|');
 console.log(row('floor: bare node:http signing one ES256 JWT', result.floor));
-console.log(row('Palisade IdP (client_secret_basic, SQLite)', result.palisade));
-console.log(
-  `\nPalisade / floor = ${(result.ratio * 100).toFixed(1)}% (target ≥ ${TARGET_RATIO * 100}%: ${result.meetsTarget ? 'met' : 'NOT met'})`,
-);
+console.log(row('Palisade IdP: client_credentials (client_secret_basic, SQLite)', result.palisade));
+console.log(row('Palisade IdP: token exchange (verify subject + actor, narrow, sign)', result.exchange));
+const met = result.meetsTarget ? 'met' : 'NOT met';
+console.log(`\nPalisade client_credentials / floor = ${(result.ratio * 100).toFixed(1)}% (target ≥ ${TARGET_RATIO * 100}%: ${met})`);
+console.log(`Token exchange / client_credentials = ${((result.exchange.rps.median / result.palisade.rps.median) * 100).toFixed(1)}%`);
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/token-endpoint.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
