@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
-import { decodeJwt } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { SignedXml } from 'xml-crypto';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
@@ -149,5 +149,45 @@ describe('token exchange (RFC 8693): agent → mcp-gateway → report-service �
       gateway.exchange(userToken.access_token, { audience: DEMO.tools.hr }),
       (e: client.ResponseBodyError) => e.error === 'invalid_request',
     );
+  });
+});
+
+describe('token exchange: id_token output (RFC 8693 §3)', () => {
+  let server: TestIdp;
+  before(async () => {
+    server = await startTestIdp({
+      mutate: (doc) => {
+        const rules = (doc.token_exchange as { rules: { client: string; to: string[]; token_types?: string[] }[] }).rules;
+        const gatewayRule = rules.find((r) => r.client === 'mcp-gateway' && r.to.includes('http://127.0.0.1:9411'));
+        if (gatewayRule) gatewayRule.token_types = ['access_token', 'jwt', 'id_token'];
+      },
+    });
+  });
+  after(() => server.close());
+
+  it('an ID token for the target service: signed by the IdP, the user as sub, the chain in act, N_A', async () => {
+    const config = await assistant(server.issuer);
+    const request = await authorizationRequest(config, { scope: 'openid tools.access', resource: DEMO.gateway });
+    const callback = await authorizeInBrowser(new ScriptedBrowser(server.issuer), request.url, { ...DEMO.bob });
+    const user = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
+    const gateway = await ExchangingService.connect(server.issuer, DEMO.mcpGateway.id, DEMO.mcpGateway.secret);
+    const response = await gateway.exchange(user.access_token, {
+      audience: DEMO.tools.reports,
+      requested_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+    });
+    assert.equal(response.issued_token_type, 'urn:ietf:params:oauth:token-type:id_token');
+    assert.equal(response.token_type.toUpperCase(), 'N_A');
+    const { payload, protectedHeader } = await jwtVerify(response.access_token, createRemoteJWKSet(new URL(`${server.issuer}/jwks`)), {
+      issuer: server.issuer,
+      audience: DEMO.tools.reports,
+    });
+    assert.equal(protectedHeader.alg, 'RS256');
+    assert.equal(payload.sub, 'bob');
+    assert.deepEqual(payload.act, { sub: 'mcp-gateway', act: { sub: 'assistant' } });
+    assert.ok((payload.exp ?? 0) <= (decodeJwt(user.access_token).exp ?? 0));
   });
 });
