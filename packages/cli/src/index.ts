@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '@palisade/idp';
 import { configCheck } from './commands/config-check.js';
 import { consentRevoke } from './commands/consent-revoke.js';
+import { dbMigrate } from './commands/db-migrate.js';
 import { demo } from './commands/demo.js';
 import { hashPassword } from './commands/hash-password.js';
 import { keysRotate } from './commands/keys-rotate.js';
@@ -15,6 +16,7 @@ const USAGE = `usage: palisade <command>
   keys rotate --config FILE    generate new signing keys; old ones stay published until their tokens expire
   consent revoke --config FILE --user NAME [--client ID]
                                withdraw a user's consent and revoke the grants made under it
+  db migrate --config FILE     apply PostgreSQL schema migrations (store.postgres)
   hash-password                read a password on stdin, print its argon2id hash
 `;
 
@@ -47,6 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'config' && sub === 'check') return configCheck(arg ?? values.config);
     if (command === 'keys' && sub === 'rotate') return await keysRotate(values.config ?? arg);
     if (command === 'consent' && sub === 'revoke') return await consentRevoke(values.config, values.user, values.client);
+    if (command === 'db' && sub === 'migrate') return await dbMigrate(values.config ?? arg);
     if (command === 'hash-password') return await hashPassword();
     throw new UsageError(USAGE);
   } catch (error) {

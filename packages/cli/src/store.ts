@@ -1,8 +1,19 @@
 import { join, resolve } from 'node:path';
 import type { ParsedConfig } from '@palisade/idp';
-import { SqliteStore, type Store } from '@palisade/store';
+import { PostgresStore, SqliteStore, type Store } from '@palisade/store';
 
-/** The embedded store of a configuration: `palisade.db` in its data directory (relative to the working directory). */
-export function openStore(config: ParsedConfig): Store {
+/**
+ * The store of a configuration: PostgreSQL when `store.postgres` is set
+ * (clustered, many nodes), else the embedded SQLite file `palisade.db` in
+ * the data directory (relative to the working directory).
+ */
+export async function openStore(config: ParsedConfig, options: { migrate?: boolean } = {}): Promise<Store> {
+  const postgres = config.store.postgres;
+  if (postgres) {
+    return PostgresStore.connect(
+      { connectionString: postgres.url, max: postgres.pool_size },
+      { migrate: options.migrate ?? postgres.migrate_on_start },
+    );
+  }
   return new SqliteStore(join(resolve(config.data_dir), 'palisade.db'));
 }

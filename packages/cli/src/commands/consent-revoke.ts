@@ -17,7 +17,7 @@ export async function consentRevoke(file: string | undefined, username: string |
     process.stderr.write(`no user named ${username} in ${file}\n`);
     return 2;
   }
-  const store = openStore(config);
+  const store = await openStore(config);
   try {
     const withdrawn = await withdrawConsent({ store }, user.sub ?? user.username, clientId);
     process.stdout.write(

@@ -13,7 +13,7 @@ export async function keysRotate(file: string | undefined): Promise<number> {
     return 2;
   }
   const config = loadConfigFile(file);
-  const store = openStore(config);
+  const store = await openStore(config);
   try {
     const retention = keyRetention(config);
     const keystore = new Keystore(store, systemClock, config.keys.algorithms, retention, config.issuer);

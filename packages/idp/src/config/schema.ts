@@ -156,6 +156,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   data_dir: z.string().min(1).default(DEFAULTS.dataDir),
+  /** Where state lives: the embedded SQLite file in data_dir (default), or PostgreSQL shared by many nodes. */
+  store: z
+    .strictObject({
+      postgres: z
+        .strictObject({
+          url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection URL'),
+          /** Apply pending schema migrations at start (safe on every node: they take an advisory lock). */
+          migrate_on_start: z.boolean().default(true),
+          pool_size: z.number().int().min(1).max(100).default(10),
+        })
+        .optional(),
+    })
+    .prefault({}),
   keys: z
     .strictObject({
       algorithms: z

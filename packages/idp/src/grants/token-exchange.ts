@@ -1,6 +1,5 @@
 import { InvalidRequest, ServerError } from '@palisade/core';
 import { TOKEN_EXCHANGE, TOKEN_TYPES, type TokenTypeName } from '../config/schema.js';
-import type { IdpContext } from '../context.js';
 import { candidateRules, narrowedDetails, narrowedScope, selectTargets } from '../exchange/policy.js';
 import { readActorToken, readSubject, type Subject } from '../exchange/subject.js';
 import { splitScope } from '../http/params.js';

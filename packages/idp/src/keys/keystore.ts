@@ -91,8 +91,23 @@ export class Keystore {
     await this.reload();
   }
 
+  #lastReload = 0;
+
+  /**
+   * Re-reads keys when a token names a key this node has not loaded yet
+   * (another node generated or rotated it moments ago), at most once per
+   * `minInterval` seconds so unknown `kid`s cannot drive a reload storm.
+   * Returns whether it reloaded.
+   */
+  async reloadIfStale(minInterval = 5): Promise<boolean> {
+    if (this.#clock.now() - this.#lastReload < minInterval) return false;
+    await this.reload();
+    return true;
+  }
+
   /** Re-reads keys from the store (another process may have rotated them). */
   async reload(): Promise<void> {
+    this.#lastReload = this.#clock.now();
     const stored = await this.#stored();
     const active = new Map<SigningAlgorithm, ActiveKey>();
     for (const key of stored) {

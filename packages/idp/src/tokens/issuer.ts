@@ -171,16 +171,9 @@ export class TokenIssuer {
 
   /** verifyAccessToken, plus the store record (the grant the token hangs off). */
   async inspectAccessToken(token: string): Promise<{ claims: AccessTokenClaims; grantId: string | null }> {
-    this.#refreshVerificationKeys();
     let claims: AccessTokenClaims;
     try {
-      const verified = await jwtVerify<AccessTokenClaims>(token, this.#verificationKeys, {
-        issuer: this.#issuer,
-        typ: 'at+jwt',
-        currentDate: new Date(this.#clock.now() * 1000),
-        requiredClaims: ['sub', 'aud', 'jti', 'exp', 'iat', 'client_id'],
-      });
-      claims = verified.payload;
+      claims = await this.#verifyWithReload(token);
     } catch (error) {
       const reason = error instanceof joseErrors.JOSEError ? error.code : 'malformed';
       throw InvalidToken('the access token is invalid', reason);
@@ -199,9 +192,7 @@ export class TokenIssuer {
    * An ID token this IdP issued (OIDC Core §2), still valid: signature by our
    * keys, issuer, expiry. Used as a token-exchange subject (RFC 8693 §3).
    */
-  async verifyIdToken(
-    token: string,
-  ): Promise<{
+  async verifyIdToken(token: string): Promise<{
     sub: string;
     aud: string[];
     exp: number;
@@ -270,6 +261,26 @@ export class TokenIssuer {
       return aud.length === 1 && typeof aud[0] === 'string' ? aud[0] : undefined;
     } catch {
       return undefined;
+    }
+  }
+
+  /** Verifies a JWT access token; a key unknown to this node triggers one (rate-limited) reload from the shared store. */
+  async #verifyWithReload(token: string): Promise<AccessTokenClaims> {
+    const verify = async () => {
+      this.#refreshVerificationKeys();
+      const verified = await jwtVerify<AccessTokenClaims>(token, this.#verificationKeys, {
+        issuer: this.#issuer,
+        typ: 'at+jwt',
+        currentDate: new Date(this.#clock.now() * 1000),
+        requiredClaims: ['sub', 'aud', 'jti', 'exp', 'iat', 'client_id'],
+      });
+      return verified.payload;
+    };
+    try {
+      return await verify();
+    } catch (error) {
+      if (error instanceof joseErrors.JWKSNoMatchingKey && (await this.#keystore.reloadIfStale())) return verify();
+      throw error;
     }
   }
 

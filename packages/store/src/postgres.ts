@@ -1,0 +1,219 @@
+import type { Clock } from '@palisade/core';
+import { systemClock } from '@palisade/core';
+import pg from 'pg';
+import type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
+
+/**
+ * Versioned schema migrations, applied in order, each once, under an
+ * advisory lock so that nodes starting together do not race.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE palisade_records (
+  kind        text   NOT NULL,
+  id          text   COLLATE "C" NOT NULL,
+  value       text   NOT NULL,
+  grant_id    text,
+  expires_at  bigint,
+  consumed_at bigint,
+  created_at  bigint NOT NULL,
+  PRIMARY KEY (kind, id)
+);
+CREATE INDEX palisade_records_grant ON palisade_records (grant_id) WHERE grant_id IS NOT NULL;
+CREATE INDEX palisade_records_expiry ON palisade_records (expires_at) WHERE expires_at IS NOT NULL;`,
+  },
+];
+
+/** An arbitrary, fixed key for pg_advisory_xact_lock: "palisade migrations". */
+const MIGRATION_LOCK = 0x70616c69;
+
+interface Row {
+  kind: RecordKind;
+  id: string;
+  value: string;
+  grant_id: string | null;
+  expires_at: string | null;
+  consumed_at: string | null;
+  created_at: string;
+}
+
+/** bigint columns arrive as strings; seconds since the epoch fit a JS number exactly. */
+function toRecord<T>(row: Row): StoredRecord<T> {
+  return {
+    kind: row.kind,
+    id: row.id,
+    value: JSON.parse(row.value) as T,
+    grantId: row.grant_id,
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+    createdAt: Number(row.created_at),
+  };
+}
+
+const LIVE = '(expires_at IS NULL OR expires_at > $now)';
+
+/** `$name` placeholders → `$1…` with values, so every statement reads like the SQLite one. */
+function sql(text: string, params: Record<string, unknown>): { text: string; values: unknown[] } {
+  const names: string[] = [];
+  const rewritten = text.replace(/\$([a-zA-Z]+)/g, (_match, name: string) => {
+    let index = names.indexOf(name);
+    if (index < 0) index = names.push(name) - 1;
+    return `$${index + 1}`;
+  });
+  return { text: rewritten, values: names.map((name) => params[name]) };
+}
+
+/**
+ * The clustered store: PostgreSQL through a `pg` pool, shared by every node.
+ * Each one-time operation is a single conditional statement, atomic across
+ * nodes without in-process locks: `consume` is an UPDATE … WHERE consumed_at
+ * IS NULL (a racing second UPDATE waits for the first's row lock, re-checks
+ * the condition, and finds it false); `insert` and `increment` are INSERT …
+ * ON CONFLICT.
+ */
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+  readonly #clock: Clock;
+
+  private constructor(pool: pg.Pool, clock: Clock) {
+    this.#pool = pool;
+    this.#clock = clock;
+  }
+
+  /** Connects (and, unless told otherwise, migrates) a store. */
+  static async connect(config: pg.PoolConfig, options: { clock?: Clock; migrate?: boolean } = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({ max: 10, ...config });
+    const store = new PostgresStore(pool, options.clock ?? systemClock);
+    if (options.migrate ?? true) await migrate(pool);
+    return store;
+  }
+
+  async #query(text: string, params: Record<string, unknown>): Promise<pg.QueryResult<Row>> {
+    return this.#pool.query<Row>(sql(text, params));
+  }
+
+  #params<T>(kind: RecordKind, id: string, value: T, options: WriteOptions) {
+    return {
+      kind,
+      id,
+      value: JSON.stringify(value),
+      grantId: options.grantId ?? null,
+      expiresAt: options.expiresAt,
+      now: this.#clock.now(),
+    };
+  }
+
+  async insert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<boolean> {
+    const result = await this.#query(
+      `INSERT INTO palisade_records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
+       VALUES ($kind, $id, $value, $grantId, $expiresAt, NULL, $now)
+       ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, grant_id = excluded.grant_id,
+         expires_at = excluded.expires_at, consumed_at = NULL, created_at = excluded.created_at
+       WHERE palisade_records.expires_at IS NOT NULL AND palisade_records.expires_at <= $now`,
+      this.#params(kind, id, value, options),
+    );
+    return result.rowCount === 1;
+  }
+
+  async upsert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<void> {
+    await this.#query(
+      `INSERT INTO palisade_records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
+       VALUES ($kind, $id, $value, $grantId, $expiresAt, NULL, $now)
+       ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, grant_id = excluded.grant_id, expires_at = excluded.expires_at`,
+      this.#params(kind, id, value, options),
+    );
+  }
+
+  async increment(kind: RecordKind, id: string, expiresAt: number): Promise<number> {
+    const result = await this.#query(
+      `INSERT INTO palisade_records AS r (kind, id, value, grant_id, expires_at, consumed_at, created_at)
+       VALUES ($kind, $id, '{"count":1}', NULL, $expiresAt, NULL, $now)
+       ON CONFLICT (kind, id) DO UPDATE SET
+         value = CASE WHEN r.expires_at IS NOT NULL AND r.expires_at <= $now THEN '{"count":1}'
+                 ELSE jsonb_set(r.value::jsonb, '{count}', to_jsonb((r.value::jsonb->>'count')::int + 1))::text END,
+         created_at = CASE WHEN r.expires_at IS NOT NULL AND r.expires_at <= $now THEN $now ELSE r.created_at END,
+         expires_at = $expiresAt
+       RETURNING value`,
+      { kind, id, expiresAt, now: this.#clock.now() },
+    );
+    return (JSON.parse(result.rows[0]?.value ?? '{"count":0}') as { count: number }).count;
+  }
+
+  async find<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined> {
+    const result = await this.#query(`SELECT * FROM palisade_records WHERE kind = $kind AND id = $id AND ${LIVE}`, {
+      kind,
+      id,
+      now: this.#clock.now(),
+    });
+    const row = result.rows[0];
+    return row ? toRecord<T>(row) : undefined;
+  }
+
+  async consume<T>(kind: RecordKind, id: string): Promise<ConsumeResult<T> | undefined> {
+    const now = this.#clock.now();
+    const won = await this.#query(
+      `UPDATE palisade_records SET consumed_at = $now WHERE kind = $kind AND id = $id AND consumed_at IS NULL AND ${LIVE} RETURNING *`,
+      { kind, id, now },
+    );
+    if (won.rows[0]) return { record: toRecord<T>(won.rows[0]), first: true };
+    const found = await this.find<T>(kind, id);
+    return found ? { record: found, first: false } : undefined;
+  }
+
+  async delete(kind: RecordKind, id: string): Promise<void> {
+    await this.#query('DELETE FROM palisade_records WHERE kind = $kind AND id = $id', { kind, id });
+  }
+
+  async deleteByGrant(grantId: string): Promise<number> {
+    return (await this.#query('DELETE FROM palisade_records WHERE grant_id = $grantId', { grantId })).rowCount ?? 0;
+  }
+
+  async list<T>(kind: RecordKind, prefix = ''): Promise<StoredRecord<T>[]> {
+    // Byte-wise (COLLATE "C") range on the primary key, as in SQLite: no LIKE wildcards, index used.
+    const result = await this.#query(
+      `SELECT * FROM palisade_records WHERE kind = $kind AND id >= $prefix AND id < $upper AND ${LIVE} ORDER BY created_at, id`,
+      { kind, prefix, upper: `${prefix}\u{10FFFF}`, now: this.#clock.now() },
+    );
+    return result.rows.map((row) => toRecord<T>(row));
+  }
+
+  async sweep(): Promise<number> {
+    return (
+      (await this.#query('DELETE FROM palisade_records WHERE expires_at IS NOT NULL AND expires_at <= $now', { now: this.#clock.now() }))
+        .rowCount ?? 0
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+/** Applies pending migrations in one transaction under an advisory lock. Returns the versions applied. */
+export async function migrate(pool: pg.Pool): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS palisade_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const done = new Set((await client.query<{ version: number }>('SELECT version FROM palisade_migrations')).rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO palisade_migrations (version) VALUES ($1)', [migration.version]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '@palisade/core';
+import { createIdp, type Idp, parseConfig } from '@palisade/idp';
+import { PostgresStore } from '@palisade/store';
+import pg from 'pg';
+import { parse as parseYaml } from 'yaml';
+import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
+import { assistant, authorizationRequest } from '../helpers/clients.js';
+import { basic, expectError, post } from '../helpers/http.js';
+import { DEMO, DEMO_CONFIG, freePort } from '../helpers/idp.js';
+
+/**
+ * Two IdP nodes on one PostgreSQL database (issue 10): the issuer is node A's
+ * address (a load balancer in production); requests go to either node.
+ * Correctness must not depend on which node a request lands on.
+ */
+const url = process.env.PALISADE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `palisade_nodes_${randomBytes(6).toString('hex')}`;
+
+async function reachable(): Promise<string | undefined> {
+  const db = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await db.connect();
+    await db.query(`CREATE SCHEMA ${schema}`);
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL not reachable at ${new URL(url).host} (${error instanceof Error ? error.message : 'error'})`;
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+const unavailable = await reachable();
+if (unavailable && process.env.CI === 'true') throw new Error(`CI=true but ${unavailable}`);
+if (unavailable) console.log(`SKIP: ${unavailable}`);
+
+describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
+  const clock = new ManualClock();
+  const nodes: { idp: Idp; store: PostgresStore; url: string }[] = [];
+  let issuer: string;
+
+  before(async () => {
+    const ports = [await freePort(), await freePort()];
+    issuer = `http://127.0.0.1:${ports[0]}`;
+    const document = parseYaml(readFileSync(DEMO_CONFIG, 'utf8')) as Record<string, unknown>;
+    const config = parseConfig(document, 'multi-node', { PALISADE_IDP_PORT: String(ports[0]) });
+    // Both nodes start at once, as in a rolling deployment: migrations and first keys race.
+    const started = await Promise.all(
+      ports.map(async (port) => {
+        const store = await PostgresStore.connect({ connectionString: url, options: `-c search_path=${schema}` }, { clock });
+        const idp = await createIdp({ config, store, clock });
+        await idp.listen({ host: '127.0.0.1', port });
+        return { idp, store, url: `http://127.0.0.1:${port}` };
+      }),
+    );
+    nodes.push(...started);
+  });
+  after(async () => {
+    for (const { idp, store } of nodes) {
+      await idp.close();
+      await store.close();
+    }
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    await db.query(`DROP SCHEMA ${schema} CASCADE`);
+    await db.end();
+  });
+
+  const node = (i: number) => nodes[i % 2]?.url ?? assert.fail('no node');
+
+  it('tokens signed on one node verify on the other, even before its scheduled key reload', async () => {
+    const opsBot = basic(DEMO.opsBot.id, DEMO.opsBot.secret);
+    for (let i = 0; i < 4; i++) {
+      const issued = await post(`${node(i)}/token`, { grant_type: 'client_credentials' }, opsBot);
+      assert.equal(issued.status, 200);
+      const introspected = await post(`${node(i + 1)}/introspect`, { token: String(issued.body.access_token) }, opsBot);
+      assert.equal(introspected.body.active, true, `signed on node ${i % 2}, introspected on node ${(i + 1) % 2}`);
+    }
+  });
+
+  it('login on node A, code redeemed on node B, refresh alternating; a replay on either node revokes the family', async () => {
+    const config = await assistant(issuer);
+    const request = await authorizationRequest(config);
+    const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), request.url, { ...DEMO.bob });
+    const code = callback.searchParams.get('code') ?? assert.fail('no code');
+    const auth = basic(DEMO.assistant.id, DEMO.assistant.secret);
+    const tokens = await post(
+      `${node(1)}/token`,
+      { grant_type: 'authorization_code', code, code_verifier: request.verifier, redirect_uri: DEMO.assistant.redirectUri },
+      auth,
+    );
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    let refresh = String(tokens.body.refresh_token);
+    const first = refresh;
+    for (let i = 0; i < 4; i++) {
+      const next = await post(`${node(i)}/token`, { grant_type: 'refresh_token', refresh_token: refresh }, auth);
+      assert.equal(next.status, 200, `refresh ${i}`);
+      refresh = String(next.body.refresh_token);
+    }
+    expectError(await post(`${node(1)}/token`, { grant_type: 'refresh_token', refresh_token: first }, auth), 400, 'invalid_grant');
+    expectError(await post(`${node(0)}/token`, { grant_type: 'refresh_token', refresh_token: refresh }, auth), 400, 'invalid_grant');
+  });
+
+  it('one code, redeemed on both nodes at once: exactly one 200 (T3 across nodes)', async () => {
+    const config = await assistant(issuer);
+    const auth = basic(DEMO.assistant.id, DEMO.assistant.secret);
+    for (let round = 0; round < 5; round++) {
+      const request = await authorizationRequest(config);
+      const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), request.url, { ...DEMO.bob });
+      const form = {
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code') ?? '',
+        code_verifier: request.verifier,
+        redirect_uri: DEMO.assistant.redirectUri,
+      };
+      const replies = await Promise.all([0, 1, 0, 1].map((i) => post(`${node(i)}/token`, form, auth)));
+      assert.equal(replies.filter((r) => r.status === 200).length, 1, `round ${round}`);
+    }
+  });
+
+  it('a pushed request made on one node is redeemed once, on the other', async () => {
+    const config = await assistant(issuer);
+    const request = await authorizationRequest(config);
+    const onB = new URL(request.url.pathname + request.url.search, node(1));
+    const first = await fetch(onB, { redirect: 'manual' });
+    assert.equal(first.status, 303);
+    const second = await fetch(new URL(request.url.pathname + request.url.search, node(0)), { redirect: 'manual' });
+    assert.match(second.headers.get('location') ?? '', /error=invalid_request_uri/);
+  });
+
+  it('both nodes publish the same keys', async () => {
+    const [a, b] = await Promise.all(
+      nodes.map(async ({ url: base }) => (await (await fetch(`${base}/jwks`)).json()) as { keys: { kid: string }[] }),
+    );
+    await Promise.all(nodes.map(({ idp }) => idp.context.keystore.reload()));
+    const [a2, b2] = await Promise.all(
+      nodes.map(async ({ url: base }) => (await (await fetch(`${base}/jwks`)).json()) as { keys: { kid: string }[] }),
+    );
+    assert.deepEqual(a2, b2, 'after a reload the key sets are identical');
+    assert.ok((a?.keys.length ?? 0) > 0 && (b?.keys.length ?? 0) > 0);
+  });
+});
