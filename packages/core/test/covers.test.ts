@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type AuthorizationDetail, covers, coversAll } from '../src/rar/index.js';
+import { type AuthorizationDetail, covers, coversAll, sameDetail, withinGrant } from '../src/rar/index.js';
 
 const FIN = 'http://127.0.0.1:9410/finance';
 const ENG = 'http://127.0.0.1:9410/engineering';
@@ -148,5 +148,31 @@ describe('covers(granted, required): exact, case-sensitive, no normalisation (RF
     it('a tools.access-style grant without details covers no tool action', () => {
       assert.equal(covers([], { type: 'tool_access', locations: ['http://127.0.0.1:9401/mcp'], actions: ['files.read'] }), false);
     });
+  });
+});
+
+describe('withinGrant (token-endpoint narrowing) and sameDetail (remembered consent)', () => {
+  const pay = {
+    type: 'payment_initiation',
+    actions: ['initiate'],
+    instructedAmount: { currency: 'EUR', amount: '123.50' },
+    creditorName: 'Merchant A',
+  };
+
+  it('a narrower request adding only common fields is within the grant', () => {
+    const grant: AuthorizationDetail = { type: 'file_access', locations: [FIN], actions: ['read', 'write'] };
+    assert.equal(withinGrant([grant], [{ ...grant, actions: ['read'], identifier: 'Q4-report.pdf' }]), true);
+  });
+
+  it('a request adding a type-specific field the grant lacks is not (content nobody approved)', () => {
+    assert.equal(covers([pay], { ...pay, remittanceInformationUnstructured: 'pay me twice' }), true, 'covers alone would allow it');
+    assert.equal(withinGrant([pay], [{ ...pay, remittanceInformationUnstructured: 'pay me twice' }]), false);
+  });
+
+  it('sameDetail is exact structural equality, key order aside', () => {
+    const reordered = { creditorName: pay.creditorName, instructedAmount: pay.instructedAmount, actions: pay.actions, type: pay.type };
+    assert.equal(sameDetail(pay, reordered), true);
+    assert.equal(sameDetail(pay, { ...pay, actions: ['initiate', 'status'] }), false);
+    assert.equal(sameDetail({ ...pay, actions: ['initiate'] }, { ...pay, instructedAmount: { currency: 'EUR', amount: '123.5' } }), false);
   });
 });

@@ -133,3 +133,45 @@ describe('RAR: parsing, type registry, wording and policy (RFC 9396)', () => {
     );
   });
 });
+
+describe('RAR wording never hides a field', () => {
+  it('arrays of objects are listed with indexes, never as [object Object]; labels come from own properties only', () => {
+    const custom = new Realm(
+      parseConfig(
+        {
+          ...parseYaml(readFileSync(DEMO_FILE, 'utf8')),
+          authorization_details_types: {
+            batch_payment: {
+              description: 'x',
+              template: 'pay {accounts} via {actions}',
+              fields: {
+                actions: { type: 'array', items: { type: 'string' } },
+                accounts: {
+                  type: 'array',
+                  items: { type: 'object', properties: { iban: { type: 'string' } }, additionalProperties: false },
+                },
+              },
+            },
+          },
+          clients: [],
+          authorization_details_policy: [],
+          token_exchange: { rules: [] },
+          resource_servers: [],
+        },
+        'custom',
+        {},
+      ),
+    );
+    const described = custom.detailTypes.describe({
+      type: 'batch_payment',
+      actions: ['constructor'],
+      accounts: [{ iban: 'DE02' }, { iban: 'FR76' }],
+    });
+    assert.equal(described.sentence, 'Pay {"iban":"DE02"} and {"iban":"FR76"} via constructor');
+    assert.deepEqual(described.fields, [
+      { name: 'actions', value: 'constructor' },
+      { name: 'accounts[0].iban', value: 'DE02' },
+      { name: 'accounts[1].iban', value: 'FR76' },
+    ]);
+  });
+});

@@ -74,3 +74,23 @@ export function covers(granted: readonly AuthorizationDetail[], required: Author
 export function coversAll(granted: readonly AuthorizationDetail[], required: readonly AuthorizationDetail[]): boolean {
   return required.every((detail) => covers(granted, detail));
 }
+
+const COMMON_FIELDS: ReadonlySet<string> = new Set(['type', 'locations', 'actions', 'datatypes', 'identifier', 'privileges']);
+
+/**
+ * Narrowing at the token endpoint (refresh, code exchange, token exchange):
+ * each requested detail must be covered, and may add only the RFC 9396 §2.2
+ * common fields, which narrow. A type-specific field the grant does not have
+ * (a remittance text, a second account) is content nobody approved, so a
+ * requested detail carrying one is not "within" the grant.
+ */
+export function withinGrant(granted: readonly AuthorizationDetail[], requested: readonly AuthorizationDetail[]): boolean {
+  return requested.every((r) =>
+    granted.some((g) => detailCovers(g, r) && Object.keys(r).every((field) => COMMON_FIELDS.has(field) || Object.hasOwn(g, field))),
+  );
+}
+
+/** The same detail, field for field (remembered consent: "the same details were approved before"). */
+export function sameDetail(a: AuthorizationDetail, b: AuthorizationDetail): boolean {
+  return sameJson(a as unknown as JsonValue, b as unknown as JsonValue);
+}

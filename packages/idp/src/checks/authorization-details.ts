@@ -1,4 +1,4 @@
-import { type AuthorizationDetail, coversAll, InvalidAuthorizationDetails } from '@palisade/core';
+import { type AuthorizationDetail, InvalidAuthorizationDetails, withinGrant } from '@palisade/core';
 import type { IdpContext } from '../context.js';
 import { parseAuthorizationDetails } from '../rar/limits.js';
 import type { Client } from '../realm.js';
@@ -17,6 +17,6 @@ export function narrowDetails(
 ): readonly AuthorizationDetail[] | undefined {
   if (raw === undefined) return granted;
   const requested = ctx.realm.detailTypes.validate(parseAuthorizationDetails(raw) ?? [], client);
-  if (!coversAll(granted ?? [], requested)) throw InvalidAuthorizationDetails('authorization_details exceed what was granted');
+  if (!withinGrant(granted ?? [], requested)) throw InvalidAuthorizationDetails('authorization_details exceed what was granted');
   return requested;
 }

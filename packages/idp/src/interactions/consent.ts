@@ -1,4 +1,4 @@
-import { covers } from '@palisade/core';
+import { sameDetail } from '@palisade/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdpContext } from '../context.js';
 import type { LoadedInteraction } from './guard.js';
@@ -27,7 +27,10 @@ export async function handleConsent(
   const consent: Consent = {
     scope: [...new Set([...(previous?.scope ?? []), ...authz.scope])],
     resources: [...new Set([...(previous?.resources ?? []), ...(authz.resource ? [authz.resource] : [])])],
-    authorizationDetails: [...approvedBefore, ...(authz.authorizationDetails ?? []).filter((d) => !covers(approvedBefore, d))],
+    authorizationDetails: [
+      ...approvedBefore,
+      ...(authz.authorizationDetails ?? []).filter((d) => !approvedBefore.some((p) => sameDetail(p, d))),
+    ],
   };
   await ctx.store.upsert('consent', key, consent, { expiresAt: null });
   return resume(ctx, reply, id, interaction, session, { consentGiven: true });

@@ -1,4 +1,4 @@
-import { coversAll, OAuthError } from '@palisade/core';
+import { OAuthError, sameDetail } from '@palisade/core';
 import type { FastifyReply } from 'fastify';
 import { type IdpContext, PATHS } from '../context.js';
 import { redirectToClient } from './authorization-response.js';
@@ -34,7 +34,9 @@ async function needsConsent(ctx: IdpContext, interaction: Interaction, session: 
   if (!stored) return true;
   const scopeCovered = request.scope.every((s) => stored.scope.includes(s));
   const resourceCovered = request.resource === undefined || stored.resources.includes(request.resource);
-  const detailsCovered = coversAll(stored.authorizationDetails ?? [], details);
+  // "Unless the same details were approved before": exact equality, not coverage, so nothing new rides along.
+  const approved = stored.authorizationDetails ?? [];
+  const detailsCovered = details.every((detail) => approved.some((previous) => sameDetail(previous, detail)));
   return !(scopeCovered && resourceCovered && detailsCovered);
 }
 

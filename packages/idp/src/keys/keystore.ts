@@ -88,6 +88,13 @@ export class Keystore {
         await this.#store.insert('signing_key', key.kid, key, { expiresAt: null });
       }
     }
+    // RS256 keys created before SAML output existed get their certificate now (issue 4).
+    for (const key of stored) {
+      if (key.alg !== 'RS256' || key.status !== 'active' || key.certificate) continue;
+      const certificate = selfSignedCertificate({ privateJwk: key.privateJwk, publicJwk: key.publicJwk }, this.#issuer, this.#clock.now());
+      const upgraded: StoredSigningKey = { ...key, certificate, publicJwk: { ...key.publicJwk, x5c: [certificate] } };
+      await this.#store.upsert('signing_key', key.kid, upgraded, { expiresAt: null });
+    }
     await this.reload();
   }
 

@@ -60,10 +60,23 @@ export interface DetailDescription {
   readonly fields: readonly { readonly name: string; readonly value: string }[];
 }
 
+/** Every leaf of a detail as `path: value`; arrays of objects get indexes, so nothing renders as "[object Object]". */
 function flatten(value: unknown, prefix: string, out: { name: string; value: string }[]): void {
-  if (Array.isArray(value)) out.push({ name: prefix, value: value.map(String).join(', ') });
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) flatten(v, `${prefix}.${k}`, out);
-  else out.push({ name: prefix, value: String(value) });
+  if (Array.isArray(value) && value.every((item) => item === null || typeof item !== 'object')) {
+    out.push({ name: prefix, value: value.map(String).join(', ') });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => flatten(item, `${prefix}[${i}]`, out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) flatten(v, `${prefix}.${k}`, out);
+  } else {
+    out.push({ name: prefix, value: String(value) });
+  }
+}
+
+/** A value in words: its label when the type declares one (own properties only), else the value; objects as JSON. */
+function word(labels: Readonly<Record<string, string>>, value: unknown): string {
+  const text = value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return Object.hasOwn(labels, text) ? (labels[text] as string) : text;
 }
 
 function joinWords(values: readonly string[]): string {
@@ -122,9 +135,8 @@ export class DetailTypes {
       let value: unknown = detail[root];
       for (const key of rest) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
       if (value === undefined) return fallback ?? '';
-      const labels = type.labels[path] ?? {};
-      const words = (Array.isArray(value) ? value : [value]).map((v) => labels[String(v)] ?? String(v));
-      return joinWords(words);
+      const labels = Object.hasOwn(type.labels, path) ? (type.labels[path] ?? {}) : {};
+      return joinWords((Array.isArray(value) ? value : [value]).map((v) => word(labels, v)));
     });
     return { sentence: sentence.charAt(0).toUpperCase() + sentence.slice(1), fields };
   }

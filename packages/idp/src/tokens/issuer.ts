@@ -31,6 +31,8 @@ export interface AccessTokenRequest {
   readonly act?: Actor | undefined;
   /** Never live past this (RFC 8693: an exchanged token does not outlive its subject token). */
   readonly notAfter?: number | undefined;
+  /** The subject token's `jti` for an exchanged token. */
+  readonly derivedFrom?: string | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -122,7 +124,12 @@ export class TokenIssuer {
       .setIssuedAt(now)
       .setExpirationTime(exp)
       .sign(key);
-    const record: AccessTokenRecord = { clientId: request.client.id, sub: request.sub, grantId: request.grantId };
+    const record: AccessTokenRecord = {
+      clientId: request.client.id,
+      sub: request.sub,
+      grantId: request.grantId,
+      ...(request.derivedFrom ? { derivedFrom: request.derivedFrom } : {}),
+    };
     await this.#store.insert('access_token', jti, record, {
       expiresAt: exp,
       ...(request.grantId ? { grantId: request.grantId } : {}),
@@ -180,6 +187,13 @@ export class TokenIssuer {
     }
     const record = await this.#store.find<AccessTokenRecord>('access_token', claims.jti);
     if (!record) throw InvalidToken('the access token is invalid', 'revoked or unknown jti');
+    // An exchanged token lives only while every token up its chain does (revocation cascades down, ADR 0006).
+    let parent = record.value.derivedFrom;
+    for (let hops = 0; parent !== undefined && hops < 16; hops++) {
+      const above = await this.#store.find<AccessTokenRecord>('access_token', parent);
+      if (!above) throw InvalidToken('the access token is invalid', 'a token it was exchanged from was revoked');
+      parent = above.value.derivedFrom;
+    }
     // A token written while its grant was being revoked (racing code reuse or
     // refresh replay) outlives the family delete; the grant decides (OAuth 2.1 §4.1.3).
     if (record.value.grantId !== null && !(await this.#store.find('grant', record.value.grantId))) {

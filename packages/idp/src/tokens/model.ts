@@ -40,6 +40,8 @@ export interface AccessTokenRecord {
   readonly clientId: string;
   readonly sub: string;
   readonly grantId: string | null;
+  /** The `jti` of the subject token this one was exchanged from: revoking it revokes this one too. */
+  readonly derivedFrom?: string;
 }
 
 /** Claims of a Palisade access token (RFC 9068 §2.2). */
