@@ -49,7 +49,10 @@ describe('token exchange (RFC 8693): agent → mcp-gateway → report-service �
 
   it('two nested hops: each token is for the next service only, keeps alice as sub, narrows, and records the whole chain', async () => {
     // Hop 1: the gateway gets a token for the reports tool.
-    const toReports = await gateway.exchange(userToken.access_token, { audience: DEMO.tools.reports });
+    const toReports = await gateway.exchange(userToken.access_token, {
+      audience: DEMO.tools.reports,
+      authorization_details: JSON.stringify([Q4]),
+    });
     assert.equal(toReports.issued_token_type, ACCESS_TOKEN_TYPE);
     assert.equal(toReports.token_type.toLowerCase(), 'bearer');
     const hop1 = decodeJwt(toReports.access_token);
@@ -59,7 +62,7 @@ describe('token exchange (RFC 8693): agent → mcp-gateway → report-service �
     assert.deepEqual(hop1.act, { sub: 'mcp-gateway', act: { sub: 'assistant' } });
     assert.deepEqual(hop1.may_act, { sub: 'report-service' });
     assert.equal(hop1.scope, undefined, "tools.access is the gateway's scope and does not flow");
-    assert.deepEqual(hop1.authorization_details, [Q4, REPORTS_TOOL], 'details within the gateway rule flow');
+    assert.deepEqual(hop1.authorization_details, [Q4], 'exactly what the reports tool needs to read the file for alice');
     assert.ok((hop1.exp ?? 0) <= (decodeJwt(userToken.access_token).exp ?? 0), 'never outlives the subject token');
 
     // Hop 2: the reports tool gets one read of one file from the file server.
@@ -78,10 +81,31 @@ describe('token exchange (RFC 8693): agent → mcp-gateway → report-service �
     assert.ok((hop2.exp ?? 0) <= (hop1.exp ?? 0));
   });
 
-  it('without details in the request, only what the rule lets flow passes: report-service gets file_access read, not tool_access', async () => {
+  it('without details in the request, only details about the target itself flow (and only what rule and client allow)', async () => {
     const toReports = await gateway.exchange(userToken.access_token, { audience: DEMO.tools.reports });
-    const toFiles = await reports.exchange(toReports.access_token, { audience: DEMO.tools.files });
+    assert.equal(
+      decodeJwt(toReports.access_token).authorization_details,
+      undefined,
+      'neither the file nor the gateway tool is the reports tool',
+    );
+    const toFilesDirect = await gateway.exchange(userToken.access_token, { audience: DEMO.tools.files });
+    assert.deepEqual(decodeJwt(toFilesDirect.access_token).authorization_details, [Q4], 'the file detail concerns the file server');
+    const withQ4 = await gateway.exchange(userToken.access_token, {
+      audience: DEMO.tools.reports,
+      authorization_details: JSON.stringify([Q4]),
+    });
+    const toFiles = await reports.exchange(withQ4.access_token, { audience: DEMO.tools.files });
     assert.deepEqual(decodeJwt(toFiles.access_token).authorization_details, [Q4]);
+  });
+
+  it('revoking one token in the chain revokes what was exchanged from it', async () => {
+    const toReports = await gateway.exchange(userToken.access_token, {
+      audience: DEMO.tools.reports,
+      authorization_details: JSON.stringify([Q4]),
+    });
+    const toFiles = await reports.exchange(toReports.access_token, { audience: DEMO.tools.files });
+    await client.tokenRevocation(gateway.config, toReports.access_token);
+    assert.equal((await client.tokenIntrospection(reports.config, toFiles.access_token)).active, false);
   });
 
   it("revoking the user's grant kills every token down the chain", async () => {
@@ -130,7 +154,8 @@ describe('token exchange (RFC 8693): agent → mcp-gateway → report-service �
     const conditions = assertion.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Conditions')[0];
     const notOnOrAfter = Date.parse(conditions?.getAttribute('NotOnOrAfter') ?? '') / 1000;
     assert.ok(notOnOrAfter <= (decodeJwt(userToken.access_token).exp ?? 0), 'NotOnOrAfter ≤ the subject token expiry');
-    assert.match(xml, /<saml:AttributeValue>finance<\/saml:AttributeValue>/, 'attributes from the directory');
+    assert.match(xml, /<saml:AttributeValue>finance<\/saml:AttributeValue>/, 'attributes the HR rule releases');
+    assert.doesNotMatch(xml, /alice@example\.com/, 'no email: neither the user\'s scopes nor the rule release it');
   });
 
   it('a SAML assertion with one byte changed fails verification', async () => {

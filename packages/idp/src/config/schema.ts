@@ -120,6 +120,13 @@ const exchangeRule = z.strictObject({
     .array(z.enum(['access_token', 'jwt', 'id_token', 'saml2']))
     .min(1)
     .default(['access_token', 'jwt']),
+  /** Directory attributes released in SAML assertions and ID tokens beyond what the subject token's scopes allow. */
+  attributes: z.array(z.enum(['name', 'username', 'email', 'groups'])).default([]),
+  /** Subject token types accepted; an ID token (issued to this client) only where listed. */
+  subject_token_types: z
+    .array(z.enum(['access_token', 'jwt', 'id_token']))
+    .min(1)
+    .default(['access_token', 'jwt']),
   /** Several audiences in one request (one token valid at all of them): off unless said so. */
   multiple_audiences: z.boolean().default(false),
 });

@@ -3,6 +3,8 @@ import { TOKEN_TYPES } from '../config/schema.js';
 import type { IdpContext } from '../context.js';
 import type { Client } from '../realm.js';
 import { type Actor, readActor } from '../tokens/act.js';
+import { sessionLinks } from '../tokens/grant-links.js';
+import type { Grant } from '../tokens/model.js';
 
 /** What token exchange needs to know about the subject token, whatever its type. */
 export interface Subject {
@@ -21,6 +23,16 @@ export interface Subject {
   /** The grant of the subject token: exchanged tokens hang off it, so revoking it revokes the chain. */
   readonly grantId: string | null;
   readonly jti: string | undefined;
+}
+
+/** The grant this client holds for this user in the ID token's SSO session (`sid`), if it is still alive. */
+async function liveGrantOfSession(ctx: IdpContext, sid: string | undefined, sub: string, clientId: string): Promise<string | undefined> {
+  if (sid === undefined) return undefined;
+  for (const link of await ctx.store.list<{ grantId: string }>('grant_link', sessionLinks(sid))) {
+    const grant = await ctx.store.find<Grant>('grant', link.value.grantId);
+    if (grant && grant.value.sub === sub && grant.value.clientId === clientId) return link.value.grantId;
+  }
+  return undefined;
 }
 
 /** Any failure reading a subject or actor token is `invalid_request` (RFC 8693 §2.2.2), never a hint which check failed. */
@@ -60,6 +72,9 @@ export async function readSubject(ctx: IdpContext, client: Client, token: string
       const idToken = await ctx.tokens.verifyIdToken(token);
       // An ID token is addressed to a client: only that client may exchange it.
       if (!idToken.aud.includes(client.id)) throw new TypeError('ID token issued to another client');
+      // Its grant must still be alive (not logged out, withdrawn or revoked); derived tokens hang off it.
+      const grantId = await liveGrantOfSession(ctx, idToken.sid, idToken.sub, client.id);
+      if (!grantId) throw new TypeError('the session or grant of the ID token has ended');
       return {
         sub: idToken.sub,
         audiences: idToken.aud,
@@ -72,7 +87,7 @@ export async function readSubject(ctx: IdpContext, client: Client, token: string
         authTime: idToken.authTime,
         acr: idToken.acr,
         amr: idToken.amr,
-        grantId: null,
+        grantId,
         jti: undefined,
       };
     }

@@ -1,4 +1,4 @@
-import { InvalidRequest, ServerError } from '@palisade/core';
+import { InvalidRequest, InvalidTarget, ServerError } from '@palisade/core';
 import { TOKEN_EXCHANGE, TOKEN_TYPES, type TokenTypeName } from '../config/schema.js';
 import { candidateRules, narrowedDetails, narrowedScope, selectTargets } from '../exchange/policy.js';
 import { readActorToken, readSubject, type Subject } from '../exchange/subject.js';
@@ -7,7 +7,7 @@ import { detailsClaim } from '../rar/limits.js';
 import type { Client } from '../realm.js';
 import { type Actor, actorsOf, nestActor } from '../tokens/act.js';
 import type { TokenResponse } from '../tokens/model.js';
-import { samlAssertion } from '../tokens/saml.js';
+import { releasedAttributes, samlAssertion } from '../tokens/saml.js';
 import type { GrantHandler } from './grant.js';
 
 const parameters = [
@@ -32,7 +32,10 @@ const TYPE_NAMES: ReadonlyMap<string, TokenTypeName> = new Map(
  * (a loop) or a chain deeper than the rule allows is refused.
  */
 function delegationChain(client: Client, subject: Subject, maxDepth: number): Actor {
-  const previous = subject.act ?? (subject.clientId !== subject.sub ? { sub: subject.clientId } : undefined);
+  // The agent a user's token was issued to is the first actor, unless that is the exchanging client itself
+  // (its own ID token): then the client starts the chain, and appearing there is no loop.
+  const agent = subject.clientId !== subject.sub && subject.clientId !== client.id ? { sub: subject.clientId } : undefined;
+  const previous = subject.act ?? agent;
   if (actorsOf(previous).includes(client.id)) throw InvalidRequest('the client already acts in this delegation chain');
   const chain = nestActor(client.id, previous);
   if (actorsOf(chain).length > maxDepth) throw InvalidRequest('the delegation chain would exceed the allowed depth');
@@ -62,9 +65,11 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
 
     const subject = await readSubject(ctx, client, params.subject_token, params.subject_token_type);
     const candidates = candidateRules(ctx, client, subject, params.subject_token_type === TOKEN_TYPES.id_token);
-    const { rule, targets } = selectTargets(ctx, candidates, body);
+    const { rule, targets } = selectTargets(ctx, candidates, body, requestedType);
     const target = targets[0] as string;
-    if (!rule.token_types.includes(requestedType)) throw InvalidRequest('requested_token_type is not allowed for this exchange');
+    if (targets.length > 1 && requestedType !== 'access_token' && requestedType !== 'jwt') {
+      throw InvalidTarget('an assertion or ID token is for one audience');
+    }
     if (params.actor_token !== undefined && params.actor_token_type !== undefined) {
       await readActorToken(ctx, client, params.actor_token, params.actor_token_type);
     }
@@ -73,17 +78,26 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
     if (!delegation && rule.mode !== 'impersonation') {
       throw InvalidRequest("impersonation is not allowed: present the client's own token as actor_token");
     }
+    // Impersonating a token that is already delegated would erase the chain, and with it the loop and depth limits.
+    if (!delegation && subject.act) throw InvalidRequest('a delegated token cannot be exchanged by impersonation');
     const act = delegation ? delegationChain(client, subject, rule.max_chain_depth) : undefined;
 
-    const scope = narrowedScope(ctx, rule, subject, splitScope(params.scope), target);
-    const authorizationDetails = narrowedDetails(ctx, client, rule, subject, params.authorization_details);
+    const scope = narrowedScope(ctx, rule, subject, splitScope(params.scope), targets);
+    const authorizationDetails = narrowedDetails(ctx, client, rule, subject, params.authorization_details, targets);
     const issuedType = TOKEN_TYPES[requestedType];
 
     if (requestedType === 'saml2' || requestedType === 'id_token') {
       const user = ctx.realm.usersBySub.get(subject.sub);
       if (!user) throw InvalidRequest("only a person's token can be turned into an assertion or ID token");
+      const attributes = releasedAttributes(subject.scope, rule.attributes);
       if (requestedType === 'id_token') {
-        const { token, expiresIn } = await ctx.tokens.exchangedIdToken({ user, audience: target, notAfter: subject.exp, act });
+        const { token, expiresIn } = await ctx.tokens.exchangedIdToken({
+          user,
+          audience: target,
+          notAfter: subject.exp,
+          act,
+          releaseName: attributes.has('name'),
+        });
         return { access_token: token, issued_token_type: issuedType, token_type: 'N_A', expires_in: expiresIn };
       }
       const signingKey = ctx.keystore.samlSigningKey;
@@ -99,6 +113,7 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
         authTime: subject.authTime,
         acr: subject.acr,
         act,
+        attributes,
         signingKey,
       });
       // RFC 8693 §2.2.1: a SAML assertion travels base64url-encoded without padding; token_type N_A.
@@ -122,8 +137,9 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
         : {}),
       authorizationDetails,
       act,
-      // Never outlive the subject token.
+      // Never outlive the subject token, nor survive its revocation.
       notAfter: subject.exp,
+      derivedFrom: subject.jti,
     });
     const response: TokenResponse = {
       access_token: access.token,

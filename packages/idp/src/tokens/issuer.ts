@@ -210,6 +210,7 @@ export class TokenIssuer {
     sub: string;
     aud: string[];
     exp: number;
+    sid: string | undefined;
     authTime: number | undefined;
     acr: string | undefined;
     amr: string[] | undefined;
@@ -227,6 +228,7 @@ export class TokenIssuer {
         sub: payload.sub as string,
         aud: [payload.aud ?? []].flat(),
         exp: payload.exp as number,
+        sid: typeof payload.sid === 'string' ? payload.sid : undefined,
         authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
         acr: typeof payload.acr === 'string' ? payload.acr : undefined,
         amr: Array.isArray(payload.amr) ? payload.amr.map(String) : undefined,
@@ -246,11 +248,13 @@ export class TokenIssuer {
     audience: string;
     notAfter: number;
     act: Actor | undefined;
+    /** Whether the user's scopes or the exchange rule release the name (see releasedAttributes). */
+    releaseName: boolean;
   }): Promise<{ token: string; expiresIn: number }> {
     const now = this.#clock.now();
     const exp = Math.min(now + this.#lifetimes.idToken, input.notAfter);
     const { kid, alg, key } = this.#keystore.signingKey(this.#idTokenAlg);
-    const token = await new SignJWT({ ...(input.act ? { act: input.act } : {}), name: input.user.name })
+    const token = await new SignJWT({ ...(input.act ? { act: input.act } : {}), ...(input.releaseName ? { name: input.user.name } : {}) })
       .setProtectedHeader({ alg, kid, typ: 'JWT' })
       .setIssuer(this.#issuer)
       .setSubject(input.user.sub)

@@ -15,6 +15,24 @@ function instant(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+export type ReleasedAttribute = 'name' | 'username' | 'email' | 'groups';
+
+/**
+ * Directory attributes a downstream service may learn: what the user's
+ * scopes released to the agent (profile: name and username; email: email),
+ * plus what the exchange rule releases explicitly (an operator's decision,
+ * e.g. groups for the legacy HR tool). Nothing else leaves the directory.
+ */
+export function releasedAttributes(scope: readonly string[], ruleAttributes: readonly ReleasedAttribute[]): Set<ReleasedAttribute> {
+  const released = new Set<ReleasedAttribute>(ruleAttributes);
+  if (scope.includes('profile')) {
+    released.add('name');
+    released.add('username');
+  }
+  if (scope.includes('email')) released.add('email');
+  return released;
+}
+
 export interface SamlInput {
   readonly issuer: string;
   readonly audience: string;
@@ -25,6 +43,8 @@ export interface SamlInput {
   readonly authTime: number | undefined;
   readonly acr: string | undefined;
   readonly act: Actor | undefined;
+  /** Which directory attributes the user's consent (scopes) and the exchange rule release to this service. */
+  readonly attributes: ReadonlySet<ReleasedAttribute>;
   readonly signingKey: { readonly privateKeyPem: string; readonly certificate: string };
 }
 
@@ -45,11 +65,12 @@ export function samlAssertion(input: SamlInput): string {
   const id = `_${randomBytes(20).toString('hex')}`;
   const notBefore = instant(input.now - 30);
   const notOnOrAfter = instant(input.notOnOrAfter);
+  const released = input.attributes;
   const attributes = [
-    attribute('name', [input.user.name]),
-    attribute('username', [input.user.username]),
-    attribute('email', input.user.email ? [input.user.email] : []),
-    attribute('groups', input.user.groups),
+    released.has('name') ? attribute('name', [input.user.name]) : '',
+    released.has('username') ? attribute('username', [input.user.username]) : '',
+    released.has('email') && input.user.email ? attribute('email', [input.user.email]) : '',
+    released.has('groups') ? attribute('groups', input.user.groups) : '',
     attribute('actors', actorsOf(input.act)),
   ].join('');
   const unsigned =
