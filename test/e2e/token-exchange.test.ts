@@ -155,7 +155,7 @@ describe('token exchange (RFC 8693): agent → mcp-gateway → report-service �
     const notOnOrAfter = Date.parse(conditions?.getAttribute('NotOnOrAfter') ?? '') / 1000;
     assert.ok(notOnOrAfter <= (decodeJwt(userToken.access_token).exp ?? 0), 'NotOnOrAfter ≤ the subject token expiry');
     assert.match(xml, /<saml:AttributeValue>finance<\/saml:AttributeValue>/, 'attributes the HR rule releases');
-    assert.doesNotMatch(xml, /alice@example\.com/, 'no email: neither the user\'s scopes nor the rule release it');
+    assert.doesNotMatch(xml, /alice@example\.com/, "no email: neither the user's scopes nor the rule release it");
   });
 
   it('a SAML assertion with one byte changed fails verification', async () => {

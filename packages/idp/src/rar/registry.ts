@@ -65,7 +65,7 @@ function flatten(value: unknown, prefix: string, out: { name: string; value: str
   if (Array.isArray(value) && value.every((item) => item === null || typeof item !== 'object')) {
     out.push({ name: prefix, value: value.map(String).join(', ') });
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => flatten(item, `${prefix}[${i}]`, out));
+    for (const [i, item] of value.entries()) flatten(item, `${prefix}[${i}]`, out);
   } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) flatten(v, `${prefix}.${k}`, out);
   } else {
