@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '@palisade/core';
 import { createIdp, type Idp, parseConfig } from '@palisade/idp';
 import { PostgresStore } from '@palisade/store';
-import pg from 'pg';
+import { testDatabase } from '@palisade/store/testing/postgres';
 import { parse as parseYaml } from 'yaml';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
 import { assistant, authorizationRequest } from '../helpers/clients.js';
@@ -17,24 +16,7 @@ import { DEMO, DEMO_CONFIG, freePort } from '../helpers/idp.js';
  * address (a load balancer in production); requests go to either node.
  * Correctness must not depend on which node a request lands on.
  */
-const url = process.env.PALISADE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `palisade_nodes_${randomBytes(6).toString('hex')}`;
-
-async function reachable(): Promise<string | undefined> {
-  const db = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await db.connect();
-    await db.query(`CREATE SCHEMA ${schema}`);
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${new URL(url).host} (${error instanceof Error ? error.message : 'error'})`;
-  } finally {
-    await db.end().catch(() => undefined);
-  }
-}
-const unavailable = await reachable();
-if (unavailable && process.env.CI === 'true') throw new Error(`CI=true but ${unavailable}`);
-if (unavailable) console.log(`SKIP: ${unavailable}`);
+const { unavailable, url, schema, drop } = await testDatabase('palisade_nodes');
 
 describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
   const clock = new ManualClock();
@@ -62,10 +44,7 @@ describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
       await idp.close();
       await store.close();
     }
-    const db = new pg.Client({ connectionString: url });
-    await db.connect();
-    await db.query(`DROP SCHEMA ${schema} CASCADE`);
-    await db.end();
+    await drop();
   });
 
   const node = (i: number) => nodes[i % 2]?.url ?? assert.fail('no node');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '@palisade/core';
 import pg from 'pg';
 import { PostgresStore } from '../src/postgres.js';
+import { testDatabase } from '../src/testing/postgres.js';
 import { storeSuite } from '../src/testing/suite.js';
 
 /**
@@ -12,37 +12,14 @@ import { storeSuite } from '../src/testing/suite.js';
  * works in a schema of its own, dropped afterwards. Without PostgreSQL the
  * file prints one SKIP line; under CI=true a missing database is a failure.
  */
-const url = process.env.PALISADE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `palisade_test_${randomBytes(6).toString('hex')}`;
-
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query(`CREATE SCHEMA ${schema}`);
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${new URL(url).host} (${error instanceof Error ? error.message : 'error'})`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const unavailable = await reachable();
-if (unavailable && process.env.CI === 'true') throw new Error(`CI=true but ${unavailable}`);
-if (unavailable) console.log(`SKIP: ${unavailable}`);
+const { unavailable, url, schema, drop } = await testDatabase('palisade_test');
 
 /** A pool that works inside this run's schema: one per simulated node. */
 const node = (clock: ManualClock, migrate = true) =>
   PostgresStore.connect({ connectionString: url, options: `-c search_path=${schema}` }, { clock, migrate });
 
 describe('PostgreSQL store', { skip: unavailable }, () => {
-  after(async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA ${schema} CASCADE`);
-    await client.end();
-  });
+  after(drop);
 
   storeSuite('postgres', (clock) => node(clock));
 
