@@ -1,0 +1,60 @@
+import { InvalidToken } from '@palisade/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorAnswer } from '../challenge.js';
+import { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from '../metadata.js';
+import type { TokenVerifier, VerifiedToken } from '../verify.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified token of a protected route. */
+    palisadeToken?: VerifiedToken;
+  }
+}
+
+/** The verified token of a route behind `protect` (which refused the request already if there was none). */
+export function tokenOf(request: FastifyRequest): VerifiedToken {
+  if (!request.palisadeToken) throw InvalidToken('no verified token on this request');
+  return request.palisadeToken;
+}
+
+/** Sends the RFC 6750 / RFC 9728 answer for a refusal. */
+export function refuse(reply: FastifyReply, audience: string, error: unknown | undefined): FastifyReply {
+  const answer = errorAnswer(audience, error);
+  reply.code(answer.status).headers(answer.headers);
+  return answer.body ? reply.send(answer.body) : reply.send();
+}
+
+/**
+ * Fastify adapter: serves the Protected Resource Metadata and verifies the
+ * token of every route except the metadata; handlers find it on
+ * `request.palisadeToken` and call `requireDetail` for their own action.
+ *
+ * @example
+ * const verifier = new TokenVerifier({ issuer, audience: 'http://127.0.0.1:9410' });
+ * protect(app, verifier, { name: 'Files' });
+ * app.get('/:folder/:name', async (request) => {
+ *   requireDetail(request.palisadeToken!, { type: 'file_access', locations: [...], actions: ['read'], identifier: request.params.name });
+ * });
+ */
+export function protect(
+  app: FastifyInstance,
+  verifier: TokenVerifier,
+  metadata: Omit<ResourceMetadataOptions, 'audience' | 'issuer'> = {},
+): void {
+  const path = protectedResourceMetadataPath(verifier.audience);
+  const document = protectedResourceMetadata({ ...metadata, audience: verifier.audience, issuer: verifier.issuer });
+  app.get(path, async () => document);
+  if (path !== '/.well-known/oauth-protected-resource') app.get('/.well-known/oauth-protected-resource', async () => document);
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.url.startsWith('/.well-known/')) return;
+    try {
+      const token = await verifier.verifyRequest({ headers: request.headers, url: request.url, body: request.body });
+      if (!token) return refuse(reply, verifier.audience, undefined);
+      request.palisadeToken = token;
+    } catch (error) {
+      return refuse(reply, verifier.audience, error);
+    }
+    return undefined;
+  });
+  app.setErrorHandler((error, _request, reply) => refuse(reply, verifier.audience, error));
+}

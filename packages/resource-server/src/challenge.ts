@@ -1,0 +1,41 @@
+import { OAuthError, toOAuthError } from '@palisade/core';
+import { InsufficientAuthorization } from './require.js';
+
+/** RFC 9728 §3: the well-known path of a resource's metadata, inserted after the host. */
+export function resourceMetadataUrl(audience: string): string {
+  const url = new URL(audience);
+  const path = url.pathname === '/' ? '' : url.pathname;
+  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
+}
+
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Record<string, unknown> | undefined;
+}
+
+/**
+ * The answer to a refused request (RFC 6750 §3, RFC 9728 §5.1): a
+ * `WWW-Authenticate: Bearer` challenge naming the resource metadata; no error
+ * code when no token was sent (SECURITY M1); for insufficient authorization,
+ * the required scope in the challenge and the required details in the body.
+ * Never a token or its content.
+ */
+export function errorAnswer(audience: string, thrown: unknown | undefined): ErrorAnswer {
+  const metadata = `resource_metadata="${resourceMetadataUrl(audience)}"`;
+  if (thrown === undefined)
+    return { status: 401, headers: { 'www-authenticate': `Bearer ${metadata}`, 'cache-control': 'no-store' }, body: undefined };
+  const error: OAuthError = toOAuthError(thrown);
+  const parts = [metadata, `error="${error.error}"`, `error_description="${error.description}"`];
+  let body: Record<string, unknown> = error.toJSON();
+  if (error instanceof InsufficientAuthorization) {
+    if (error.requiredScope.length > 0) parts.push(`scope="${error.requiredScope.join(' ')}"`);
+    if (error.requiredDetails.length > 0) body = { ...body, authorization_details: error.requiredDetails };
+  }
+  const status = error.status >= 500 ? 500 : error.status;
+  // RFC 6750 §3: the challenge belongs to 401 and 403; other errors (404, 400) are plain.
+  const challenge = status === 401 || status === 403 ? { 'www-authenticate': `Bearer ${parts.join(', ')}` } : {};
+  return { status, headers: { ...challenge, 'cache-control': 'no-store' }, body };
+}
+
+export { OAuthError };

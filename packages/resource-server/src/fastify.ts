@@ -1,0 +1,1 @@
+export { protect, refuse, tokenOf } from './adapters/fastify.js';

@@ -1,0 +1,68 @@
+import { InvalidRequest } from '@palisade/core';
+import { requireDetail, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
+import { protect, tokenOf } from '@palisade/resource-server/fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ToolOptions } from './files.js';
+
+export interface ReportsOptions extends ToolOptions {
+  /** The files tool's audience. */
+  readonly filesAudience: string;
+  /** Where the files tool listens (its audience by default). */
+  readonly filesUrl?: string;
+  /** The reports service's own client at the IdP, for token exchange. */
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/**
+ * The reports tool (9411): `POST /summaries {folder, name}` summarises one
+ * report. It needs the file, so it exchanges the caller's token for a
+ * files-audience token narrowed to reading exactly that file (RFC 8693), and
+ * calls the files tool with it: the files tool sees the user as `sub` and
+ * this service as the current actor.
+ */
+export function createReportsTool(options: ReportsOptions): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
+  const verifier = new TokenVerifier({ issuer: options.issuer, audience: options.audience, ...(options.now ? { now: options.now } : {}) });
+  const exchanger = new TokenExchanger({
+    issuer: options.issuer,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  protect(app, verifier, { name: 'Reports service', authorizationDetailsTypes: ['file_access'] });
+
+  app.post<{ Body: { folder?: unknown; name?: unknown } }>('/summaries', async (request, reply) => {
+    const { folder, name } = request.body ?? {};
+    if (typeof folder !== 'string' || typeof name !== 'string' || !/^[a-z]+$/.test(folder))
+      throw InvalidRequest('folder and name are required');
+    const read = {
+      type: 'file_access',
+      locations: [`${options.filesAudience.replace(/\/$/, '')}/${folder}`],
+      actions: ['read'],
+      identifier: name,
+    };
+    // The caller must have been granted this read; the reports tool then asks for exactly that, nothing more.
+    const token = tokenOf(request);
+    requireDetail(token, read);
+    const filesUrl = (options.filesUrl ?? options.filesAudience).replace(/\/$/, '');
+    const response = await exchanger.fetch(token, options.filesAudience, `${filesUrl}/${folder}/${encodeURIComponent(name)}`, {
+      authorizationDetails: [read],
+    });
+    if (!response.ok) return reply.code(502).send({ error: 'upstream_refused', status: response.status });
+    const content = await response.text();
+    const words = content.split(/\s+/).filter(Boolean);
+    return {
+      folder,
+      name,
+      summary: content.split(/(?<=\.)\s/)[0] ?? '',
+      words: words.length,
+      // What the files tool saw: the user, and the chain that acted for them.
+      readAs: {
+        subject: response.headers.get('x-palisade-subject'),
+        actors: (response.headers.get('x-palisade-actors') ?? '').split(' ').filter(Boolean),
+      },
+    };
+  });
+  return app;
+}
