@@ -32,7 +32,7 @@ export function errorAnswer(audience: string, thrown: unknown | undefined): Erro
     if (error.requiredScope.length > 0) parts.push(`scope="${error.requiredScope.join(' ')}"`);
     if (error.requiredDetails.length > 0) body = { ...body, authorization_details: error.requiredDetails };
   }
-  const status = error.status >= 500 ? 500 : error.status;
+  const status = Math.min(error.status, 500);
   // RFC 6750 §3: the challenge belongs to 401 and 403; other errors (404, 400) are plain.
   const challenge = status === 401 || status === 403 ? { 'www-authenticate': `Bearer ${parts.join(', ')}` } : {};
   return { status, headers: { ...challenge, 'cache-control': 'no-store' }, body };

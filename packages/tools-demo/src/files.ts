@@ -23,6 +23,7 @@ export interface ToolOptions {
 
 /** A file name as the type's schema allows it: a literal name, never a path (ADR 0005). */
 function checkName(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters in names is the point (path injection).
   if (name === '.' || name === '..' || /[/\\%\u0000-\u001f]/.test(name)) throw InvalidRequest('not a file name');
   return name;
 }
