@@ -97,4 +97,38 @@ describe('demo tools on the resource-server SDK: reports → files on behalf of 
     const forged = await fetch(`${tools.hr}/employees/bob`, { headers: { authorization: `SAML ${tampered}` } });
     assert.equal(forged.status, 401, 'a tampered assertion fails its signature');
   });
+
+  it('payments moves exactly what the detail says; above the threshold it asks for a fresh device approval (RFC 9470)', async () => {
+    const transfer = (amount: string) => ({
+      instructedAmount: { currency: 'EUR', amount },
+      creditorName: 'Merchant A',
+      creditorAccount: { iban: 'DE02100100109307118603' },
+    });
+    const detail = (amount: string) => ({
+      type: 'payment_initiation',
+      locations: [DEMO.tools.payments],
+      actions: ['initiate'],
+      ...transfer(amount),
+    });
+    const pay = async (amount: string, approvedAmount: string) => {
+      const user = await userToken('alice', [detail(approvedAmount)]);
+      const token = (await gateway.exchange(user, { audience: DEMO.tools.payments })).access_token;
+      return fetch(`${tools.payments}/transfers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(transfer(amount)),
+      });
+    };
+    const ok = await pay('123.50', '123.50');
+    assert.equal(ok.status, 201);
+    assert.equal(((await ok.json()) as { initiatedBy: string }).initiatedBy, 'alice');
+    const other = await pay('123.51', '123.50');
+    assert.equal(other.status, 403, 'one cent more than approved');
+    const large = await pay('25000.00', '25000.00');
+    assert.equal(large.status, 401);
+    assert.match(
+      large.headers.get('www-authenticate') ?? '',
+      /error="insufficient_user_authentication".*acr_values="urn:palisade:acr:ciba", max_age=300/,
+    );
+  });
 });

@@ -1,4 +1,4 @@
-import { createFilesTool, createHrLegacyTool, createReportsTool } from '@palisade/tools-demo';
+import { createFilesTool, createHrLegacyTool, createPaymentsTool, createReportsTool } from '@palisade/tools-demo';
 import type { FastifyInstance } from 'fastify';
 import { DEMO } from './idp.js';
 
@@ -6,6 +6,7 @@ export interface TestTools {
   readonly files: string;
   readonly reports: string;
   readonly hr: string;
+  readonly payments: string;
   close(): Promise<void>;
 }
 
@@ -25,7 +26,9 @@ export async function startTestTools(issuer: string, now?: () => number): Promis
     ...clock,
   });
   const hr = createHrLegacyTool({ issuer, audience: DEMO.tools.hr, ...clock });
-  const apps: FastifyInstance[] = [files, reports, hr];
+  const payments = createPaymentsTool({ issuer, audience: DEMO.tools.payments, approvalThreshold: 10_000, ...clock });
+  const apps: FastifyInstance[] = [files, reports, hr, payments];
+  await payments.listen({ host: '127.0.0.1', port: 0 });
   await reports.listen({ host: '127.0.0.1', port: 0 });
   await hr.listen({ host: '127.0.0.1', port: 0 });
   const url = (app: FastifyInstance) => `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -33,6 +36,7 @@ export async function startTestTools(issuer: string, now?: () => number): Promis
     files: filesUrl,
     reports: url(reports),
     hr: url(hr),
+    payments: url(payments),
     async close() {
       for (const app of apps) await app.close();
     },

@@ -24,6 +24,7 @@ export type OAuthErrorCode =
   | 'interaction_required'
   | 'invalid_request_uri'
   | 'request_not_supported'
+  | 'insufficient_user_authentication'
   | 'invalid_authorization_details'
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'

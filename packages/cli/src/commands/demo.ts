@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '@palisade/idp';
-import { createFilesTool, createHrLegacyTool, createReportsTool } from '@palisade/tools-demo';
+import { createFilesTool, createHrLegacyTool, createPaymentsTool, createReportsTool } from '@palisade/tools-demo';
 import { closeOnSignal, type Running, serveIdp } from './serve.js';
 
 /** The demo tools on 9410–9413, each its own server trusting only tokens for itself. */
@@ -18,6 +18,11 @@ async function serveTools(issuer: string): Promise<Running> {
         clientId: 'report-service',
         clientSecret: env.REPORT_SERVICE_SECRET ?? 'report-service-secret',
       }),
+    },
+    {
+      name: 'Payments tool',
+      port: 9412,
+      app: createPaymentsTool({ issuer, audience: 'http://127.0.0.1:9412', approvalThreshold: 10_000 }),
     },
     { name: 'HR (legacy, SAML only)', port: 9413, app: createHrLegacyTool({ issuer, audience: 'http://127.0.0.1:9413' }) },
   ];
