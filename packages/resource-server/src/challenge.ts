@@ -1,4 +1,4 @@
-import { OAuthError, toOAuthError } from '@palisade/core';
+import { OAuthError, PayloadTooLarge, toOAuthError } from '@palisade/core';
 import { InsufficientAuthorization } from './require.js';
 
 /** RFC 9728 §3: the well-known path of a resource's metadata, inserted after the host. */
@@ -15,6 +15,21 @@ export interface ErrorAnswer {
 }
 
 /**
+ * A framework's own refusal of a request it cannot read (unsupported media
+ * type, malformed or oversized body: Fastify's `statusCode`, Express
+ * body-parser's `status`) is the client's fault, not `server_error`: keep its
+ * 4xx (SECURITY M8: a form body nobody parses; J2: 413).
+ */
+function clientError(error: unknown): OAuthError | undefined {
+  if (error instanceof OAuthError || !(error instanceof Error)) return undefined;
+  const { statusCode, status } = error as { statusCode?: unknown; status?: unknown };
+  const code = typeof statusCode === 'number' ? statusCode : status;
+  if (typeof code !== 'number' || code < 400 || code >= 500) return undefined;
+  if (code === 413) return PayloadTooLarge('the request body is too large');
+  return new OAuthError('invalid_request', code, 'the request could not be read');
+}
+
+/**
  * The answer to a refused request (RFC 6750 §3, RFC 9728 §5.1): a
  * `WWW-Authenticate: Bearer` challenge naming the resource metadata; no error
  * code when no token was sent (SECURITY M1); for insufficient authorization,
@@ -25,7 +40,7 @@ export function errorAnswer(audience: string, thrown: unknown | undefined): Erro
   const metadata = `resource_metadata="${resourceMetadataUrl(audience)}"`;
   if (thrown === undefined)
     return { status: 401, headers: { 'www-authenticate': `Bearer ${metadata}`, 'cache-control': 'no-store' }, body: undefined };
-  const error: OAuthError = toOAuthError(thrown);
+  const error: OAuthError = clientError(thrown) ?? toOAuthError(thrown);
   const parts = [metadata, `error="${error.error}"`, `error_description="${error.description}"`];
   let body: Record<string, unknown> = error.toJSON();
   if (error instanceof InsufficientAuthorization) {

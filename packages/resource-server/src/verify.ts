@@ -108,8 +108,9 @@ export class TokenVerifier {
 
   /**
    * The Bearer token of a request (RFC 6750 §2.1). A token in the query string
-   * or form body is refused outright (OAuth 2.1 §5.1, SECURITY M8); no token
-   * at all returns undefined (the caller answers with a bare challenge, M1).
+   * or form body is refused outright (OAuth 2.1 §5.1, SECURITY M8); no Bearer
+   * token at all (no header, another scheme) returns undefined (the caller
+   * answers with a bare challenge, M1).
    */
   bearerToken(request: IncomingRequest): string | undefined {
     const query = request.url.includes('?') ? new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)) : undefined;
@@ -118,7 +119,8 @@ export class TokenVerifier {
       body instanceof URLSearchParams ? body.has('access_token') : body !== null && typeof body === 'object' && 'access_token' in body;
     if (query?.has('access_token') || inBody) throw InvalidRequest('access tokens are accepted in the Authorization header only');
     const authorization = header(request, 'authorization');
-    if (authorization === undefined) return undefined;
+    // RFC 6750 §3.1: another scheme (Basic, …) carries no Bearer token: a bare challenge, no error code.
+    if (authorization === undefined || !/^Bearer(\s|$)/i.test(authorization.trim())) return undefined;
     const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
     if (!match?.[1]) throw InvalidToken('the Authorization header is not a Bearer token');
     if (match[1].length > this.#options.maxTokenLength) throw InvalidToken('the access token is too large');
