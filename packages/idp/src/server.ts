@@ -14,6 +14,8 @@ import { userinfoEndpoint } from './endpoints/userinfo.js';
 import { createHttpApp, postOnly } from './http/app.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { Keystore, keyRetention } from './keys/keystore.js';
+import { IdpMetrics } from './ops/metrics.js';
+import { operationsRoutes } from './ops/routes.js';
 import { Realm } from './realm.js';
 import { TokenIssuer } from './tokens/issuer.js';
 
@@ -66,6 +68,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const context: IdpContext = { realm, store, clock, keystore, tokens, endpoints: endpointsFor(config.issuer) };
 
   const app = createHttpApp(options.logger);
+  // First, so its request hook sees every route registered after it.
+  operationsRoutes(app, context, new IdpMetrics());
   discoveryEndpoints(app, context);
   authorizationEndpoint(app, context);
   interactionRoutes(app, context);
