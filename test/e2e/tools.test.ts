@@ -98,6 +98,28 @@ describe('demo tools on the resource-server SDK: reports → files on behalf of 
     assert.equal(forged.status, 401, 'a tampered assertion fails its signature');
   });
 
+  it('hr-legacy reads only what the signature covers: a NameID smuggled into the Signature element changes nothing', async () => {
+    const bob = await userToken('bob', []);
+    const saml = await gateway.exchange(bob, { audience: DEMO.tools.hr, requested_token_type: SAML2_TYPE });
+    const xml = Buffer.from(saml.access_token, 'base64url').toString('utf8');
+    const smuggled = xml.replace(
+      '</ds:SignatureValue>',
+      '</ds:SignatureValue><ds:Object><saml:Subject><saml:NameID>alice</saml:NameID></saml:Subject><saml:Conditions NotBefore="2000-01-01T00:00:00Z" NotOnOrAfter="2099-01-01T00:00:00Z"/></ds:Object>',
+    );
+    assert.notEqual(smuggled, xml, 'the injection point exists');
+    const attack = await fetch(`${tools.hr}/employees/alice`, {
+      headers: { authorization: `SAML ${Buffer.from(smuggled).toString('base64url')}` },
+    });
+    assert.equal(attack.status, 403, 'still bob, who may not read alice');
+    const doctype = `<!DOCTYPE x [<!ENTITY e "alice">]>${xml}`;
+    const dtd = await fetch(`${tools.hr}/employees/bob`, {
+      headers: { authorization: `SAML ${Buffer.from(doctype).toString('base64url')}` },
+    });
+    assert.equal(dtd.status, 401);
+    const own = await fetch(`${tools.hr}/employees/bob`, { headers: { authorization: `SAML ${saml.access_token}` } });
+    assert.equal(own.status, 200);
+  });
+
   it('payments moves exactly what the detail says; above the threshold it asks for a fresh device approval (RFC 9470)', async () => {
     const transfer = (amount: string) => ({
       instructedAmount: { currency: 'EUR', amount },
@@ -126,6 +148,17 @@ describe('demo tools on the resource-server SDK: reports → files on behalf of 
     assert.equal(other.status, 403, 'one cent more than approved');
     const large = await pay('25000.00', '25000.00');
     assert.equal(large.status, 401);
+    // One transfer per authorization: resending the same request with the same token is refused.
+    const user = await userToken('alice', [detail('50.00')]);
+    const token = (await gateway.exchange(user, { audience: DEMO.tools.payments })).access_token;
+    const send = () =>
+      fetch(`${tools.payments}/transfers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(transfer('50.00')),
+      });
+    assert.equal((await send()).status, 201);
+    assert.equal((await send()).status, 409);
     assert.match(
       large.headers.get('www-authenticate') ?? '',
       /error="insufficient_user_authentication".*acr_values="urn:palisade:acr:ciba", max_age=300/,

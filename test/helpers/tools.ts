@@ -26,7 +26,7 @@ export async function startTestTools(issuer: string, now?: () => number): Promis
     ...clock,
   });
   const hr = createHrLegacyTool({ issuer, audience: DEMO.tools.hr, ...clock });
-  const payments = createPaymentsTool({ issuer, audience: DEMO.tools.payments, approvalThreshold: 10_000, ...clock });
+  const payments = createPaymentsTool({ issuer, audience: DEMO.tools.payments, approvalThresholds: { EUR: '10000.00' }, ...clock });
   const apps: FastifyInstance[] = [files, reports, hr, payments];
   await payments.listen({ host: '127.0.0.1', port: 0 });
   await reports.listen({ host: '127.0.0.1', port: 0 });

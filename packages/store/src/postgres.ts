@@ -54,10 +54,16 @@ function toRecord<T>(row: Row): StoredRecord<T> {
 
 const LIVE = '(expires_at IS NULL OR expires_at > $now)';
 
+/** Expiries are whole seconds (bigint); a fractional one (a client's `exp` + skew) rounds up, as SQLite would keep it. */
+function wholeSeconds<T extends number | null>(value: T): T {
+  return (value === null ? null : Math.ceil(value)) as T;
+}
+
 /** `$name` placeholders → `$1…` with values, so every statement reads like the SQLite one. */
 function sql(text: string, params: Record<string, unknown>): { text: string; values: unknown[] } {
   const names: string[] = [];
   const rewritten = text.replace(/\$([a-zA-Z]+)/g, (_match, name: string) => {
+    if (!(name in params)) throw new Error(`no value for the $${name} placeholder`);
     let index = names.indexOf(name);
     if (index < 0) index = names.push(name) - 1;
     return `$${index + 1}`;
@@ -84,7 +90,13 @@ export class PostgresStore implements Store {
 
   /** Connects (and, unless told otherwise, migrates) a store. */
   static async connect(config: pg.PoolConfig, options: { clock?: Clock; migrate?: boolean } = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({ max: 10, ...config });
+    // Bounded waits, so a sick database makes /readyz answer 503 instead of hanging every request.
+    const pool = new pg.Pool({ max: 10, connectionTimeoutMillis: 5000, statement_timeout: 10_000, ...config });
+    // An idle client's connection dropping (restart, failover, idle timeout) must not crash the node:
+    // pg emits it on the pool, and an unhandled 'error' event would end the process.
+    pool.on('error', (error) => {
+      process.emitWarning(`PostgreSQL idle client error: ${error.message}`, 'PalisadeStoreWarning');
+    });
     const store = new PostgresStore(pool, options.clock ?? systemClock);
     if (options.migrate ?? true) await migrate(pool);
     return store;
@@ -100,7 +112,7 @@ export class PostgresStore implements Store {
       id,
       value: JSON.stringify(value),
       grantId: options.grantId ?? null,
-      expiresAt: options.expiresAt,
+      expiresAt: wholeSeconds(options.expiresAt),
       now: this.#clock.now(),
     };
   }
@@ -136,7 +148,7 @@ export class PostgresStore implements Store {
          created_at = CASE WHEN r.expires_at IS NOT NULL AND r.expires_at <= $now THEN $now ELSE r.created_at END,
          expires_at = $expiresAt
        RETURNING value`,
-      { kind, id, expiresAt, now: this.#clock.now() },
+      { kind, id, expiresAt: wholeSeconds(expiresAt), now: this.#clock.now() },
     );
     return (JSON.parse(result.rows[0]?.value ?? '{"count":0}') as { count: number }).count;
   }

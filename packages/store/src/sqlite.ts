@@ -174,8 +174,9 @@ export class SqliteStore implements Store {
    * Group commit: writes issued in the same turn of the event loop run in one
    * IMMEDIATE transaction, in the order they were issued, and each caller is
    * answered only after the commit. A token is never handed out before its
-   * record is durable, and a burst of N token requests costs one WAL commit
-   * instead of N (the dominant cost of a token request before this).
+   * record is committed, and a burst of N token requests costs one WAL commit
+   * instead of N (the dominant cost of a token request before this). With
+   * `synchronous = NORMAL` a power loss can drop the last commits (ADR 0004).
    */
   #write<R>(run: () => R): Promise<R> {
     return new Promise<R>((resolve, reject) => {

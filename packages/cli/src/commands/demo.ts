@@ -22,7 +22,7 @@ async function serveTools(issuer: string): Promise<Running> {
     {
       name: 'Payments tool',
       port: 9412,
-      app: createPaymentsTool({ issuer, audience: 'http://127.0.0.1:9412', approvalThreshold: 10_000 }),
+      app: createPaymentsTool({ issuer, audience: 'http://127.0.0.1:9412', approvalThresholds: { EUR: '10000.00' } }),
     },
     { name: 'HR (legacy, SAML only)', port: 9413, app: createHrLegacyTool({ issuer, audience: 'http://127.0.0.1:9413' }) },
   ];

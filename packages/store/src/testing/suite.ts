@@ -126,6 +126,14 @@ export function storeSuite(name: string, open: (clock: ManualClock) => Promise<S
       assert.equal(await store.increment('login_failures', 'bob', clock.now() + 60), 1);
     });
 
+    it('accepts a fractional expiry (a client assertion exp plus skew) and keeps the record until then', async () => {
+      assert.equal(await store.insert('replay', 'fractional', {}, { expiresAt: clock.now() + 1.5 }), true);
+      clock.advance(1);
+      assert.ok(await store.find('replay', 'fractional'));
+      clock.advance(1);
+      assert.equal(await store.find('replay', 'fractional'), undefined);
+    });
+
     it('sweeps only expired records', async () => {
       await store.insert('session', 'old', {}, { expiresAt: clock.now() + 1 });
       await store.insert('session', 'forever', {}, { expiresAt: null });
