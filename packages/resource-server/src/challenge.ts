@@ -22,6 +22,8 @@ export interface ErrorAnswer {
  */
 function clientError(error: unknown): OAuthError | undefined {
   if (error instanceof OAuthError || !(error instanceof Error)) return undefined;
+  // The IdP refusing this service's own exchange is not the caller's fault: a 503, never a 4xx about their token.
+  if (error.name === 'ExchangeError') return new OAuthError('temporarily_unavailable', 503, 'a downstream authorization failed');
   const { statusCode, status } = error as { statusCode?: unknown; status?: unknown };
   const code = typeof statusCode === 'number' ? statusCode : status;
   if (typeof code !== 'number' || code < 400 || code >= 500) return undefined;

@@ -145,6 +145,8 @@ export class TokenVerifier {
       const reason = error instanceof errors.JOSEError ? error.code : 'malformed';
       throw InvalidToken('the access token is invalid', reason);
     }
+    // A sender-constrained token (RFC 9449 `cnf`) must come with its proof; presented as Bearer it is refused (SECURITY P-1).
+    if (payload.cnf !== undefined) throw InvalidToken('the access token is sender-constrained', 'cnf present on a Bearer request');
     const actors = actorsOf(payload.act);
     return {
       sub: payload.sub as string,

@@ -98,7 +98,9 @@ export class Keystore {
     await this.reload();
   }
 
-  #lastReload = 0;
+  /** When the last reload triggered by an unknown `kid` began (periodic reloads do not count). */
+  #lastKidReload = Number.NEGATIVE_INFINITY;
+  #inFlight: Promise<void> | undefined;
 
   /**
    * Re-reads keys when a token names a key this node has not loaded yet
@@ -107,14 +109,26 @@ export class Keystore {
    * Returns whether it reloaded.
    */
   async reloadIfStale(minInterval = 5): Promise<boolean> {
-    if (this.#clock.now() - this.#lastReload < minInterval) return false;
+    // Callers arriving while a reload runs wait for it and retry with its result.
+    if (this.#inFlight) {
+      await this.#inFlight;
+      return true;
+    }
+    if (this.#clock.now() - this.#lastKidReload < minInterval) return false;
+    this.#lastKidReload = this.#clock.now();
     await this.reload();
     return true;
   }
 
   /** Re-reads keys from the store (another process may have rotated them). */
   async reload(): Promise<void> {
-    this.#lastReload = this.#clock.now();
+    this.#inFlight ??= this.#load().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  async #load(): Promise<void> {
     const stored = await this.#stored();
     const active = new Map<SigningAlgorithm, ActiveKey>();
     for (const key of stored) {

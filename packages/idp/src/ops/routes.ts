@@ -14,8 +14,8 @@ const KNOWN_GRANTS = new Set([
  * Operations endpoints (issue 10): `/healthz` says the process is alive,
  * `/readyz` that the store answers and signing keys are loaded (a load
  * balancer takes the node out otherwise), `/metrics` serves Prometheus
- * metrics. None of them reveals a token, key or user. Expose `/metrics` to
- * the monitoring network only (docs/deployment.md).
+ * metrics. None of them reveals a token, key or user; the nginx sample in
+ * docs/deployment.md keeps `/metrics` for the monitoring network.
  */
 export function operationsRoutes(app: FastifyInstance, ctx: IdpContext, metrics: IdpMetrics): void {
   app.addHook('onResponse', async (request, reply) => {

@@ -46,7 +46,13 @@ export function protect(
   app.get(path, async () => document);
   if (path !== '/.well-known/oauth-protected-resource') app.get('/.well-known/oauth-protected-resource', async () => document);
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.url.startsWith('/.well-known/')) return;
+    // Only the metadata documents are public; any other path, /.well-known/ or not, needs a token.
+    const pathOnly = request.url.split('?')[0];
+    if (
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      (pathOnly === path || pathOnly === '/.well-known/oauth-protected-resource')
+    )
+      return;
     try {
       const token = await verifier.verifyRequest({ headers: request.headers, url: request.url, body: request.body });
       if (!token) return refuse(reply, verifier.audience, undefined);
