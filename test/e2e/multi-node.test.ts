@@ -99,6 +99,30 @@ describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
     }
   });
 
+  it('one refresh token, refreshed on both nodes at once: one 200, and the family is revoked (R2 across nodes)', async () => {
+    const config = await assistant(issuer);
+    const auth = basic(DEMO.assistant.id, DEMO.assistant.secret);
+    for (let round = 0; round < 3; round++) {
+      const request = await authorizationRequest(config);
+      const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), request.url, { ...DEMO.bob });
+      const code = callback.searchParams.get('code') ?? '';
+      const tokens = await post(
+        `${node(0)}/token`,
+        { grant_type: 'authorization_code', code, code_verifier: request.verifier, redirect_uri: DEMO.assistant.redirectUri },
+        auth,
+      );
+      const form = { grant_type: 'refresh_token', refresh_token: String(tokens.body.refresh_token) };
+      const replies = await Promise.all([0, 1].map((i) => post(`${node(i)}/token`, form, auth)));
+      assert.equal(replies.filter((r) => r.status === 200).length, 1, `round ${round}`);
+      const winner = replies.find((r) => r.status === 200);
+      expectError(
+        await post(`${node(round)}/token`, { grant_type: 'refresh_token', refresh_token: String(winner?.body.refresh_token) }, auth),
+        400,
+        'invalid_grant',
+      );
+    }
+  });
+
   it('a pushed request made on one node is redeemed once, on the other', async () => {
     const config = await assistant(issuer);
     const request = await authorizationRequest(config);

@@ -84,7 +84,7 @@ export function createHrLegacyTool(options: ToolOptions): FastifyInstance {
     // Read only what the signature covers (the enveloped transform leaves the Signature out, so
     // anything smuggled inside it is not here), by fixed paths, each element exactly once.
     const assertion = new DOMParser().parseFromString(signed, 'text/xml').documentElement;
-    if (!assertion || assertion.localName !== 'Assertion' || assertion.getAttribute('ID') !== root.getAttribute('ID')) {
+    if (assertion?.localName !== 'Assertion' || assertion.getAttribute('ID') !== root.getAttribute('ID')) {
       throw new Refused('the signature does not cover this assertion');
     }
     if (onlyChild(assertion, 'Issuer').textContent !== options.issuer) throw new Refused('unknown issuer');
