@@ -273,6 +273,8 @@ describe('resource-server SDK at the demo files and reports tools (SECURITY M1â€
     ['M6c', 'nbf 31 s ahead', f((t) => ({ nbf: t + 31 })), CLAIM],
     ['M6d', 'control: nbf 29 s ahead, within the skew', f((t) => ({ nbf: t + 29 })), 'accepted'],
     ['M6e', "iss of another IdP, signed with this IdP's key", f({ iss: 'http://127.0.0.1:1' }), CLAIM],
+    ['M6m', 'iat 31 s ahead, past the skew', f((t) => ({ iat: t + 31 })), CLAIM],
+    ['M6n', 'control: iat 29 s ahead, within the skew', f((t) => ({ iat: t + 29 })), 'accepted'],
     ['M6f', 'typ JWT, the ID-token type', f({}, { typ: 'JWT' }), CLAIM],
     ['M6g', 'typ missing', f({}, { typ: undefined }), CLAIM],
     ['M6h', 'control: typ application/at+jwt, the full media type', f({}, { typ: 'application/at+jwt' }), 'accepted'],

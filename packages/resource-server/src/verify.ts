@@ -145,6 +145,10 @@ export class TokenVerifier {
       const reason = error instanceof errors.JOSEError ? error.code : 'malformed';
       throw InvalidToken('the access token is invalid', reason);
     }
+    // An iat in the future beyond the skew means a wrong clock or a forged timeline (jose checks iat only with maxTokenAge).
+    if (typeof payload.iat === 'number' && payload.iat > this.#now() + this.#options.clockTolerance) {
+      throw InvalidToken('the access token is invalid', 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+    }
     // A sender-constrained token (RFC 9449 `cnf`) must come with its proof; presented as Bearer it is refused (SECURITY P-1).
     if (payload.cnf !== undefined) throw InvalidToken('the access token is sender-constrained', 'cnf present on a Bearer request');
     const actors = actorsOf(payload.act);
