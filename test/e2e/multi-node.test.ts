@@ -59,17 +59,18 @@ describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
     }
   });
 
-  it('login on node A, code redeemed on node B, refresh alternating; a replay on either node revokes the family', async () => {
-    const config = await assistant(issuer);
-    const request = await authorizationRequest(config);
+  const auth = basic(DEMO.assistant.id, DEMO.assistant.secret);
+
+  /** bob signs in through the issuer (node A) and gets a code: the token request that redeems it, for any node. */
+  async function codeRedemption(): Promise<Record<string, string>> {
+    const request = await authorizationRequest(await assistant(issuer));
     const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), request.url, { ...DEMO.bob });
     const code = callback.searchParams.get('code') ?? assert.fail('no code');
-    const auth = basic(DEMO.assistant.id, DEMO.assistant.secret);
-    const tokens = await post(
-      `${node(1)}/token`,
-      { grant_type: 'authorization_code', code, code_verifier: request.verifier, redirect_uri: DEMO.assistant.redirectUri },
-      auth,
-    );
+    return { grant_type: 'authorization_code', code, code_verifier: request.verifier, redirect_uri: DEMO.assistant.redirectUri };
+  }
+
+  it('login on node A, code redeemed on node B, refresh alternating; a replay on either node revokes the family', async () => {
+    const tokens = await post(`${node(1)}/token`, await codeRedemption(), auth);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     let refresh = String(tokens.body.refresh_token);
     const first = refresh;
@@ -83,43 +84,26 @@ describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
   });
 
   it('one code, redeemed on both nodes at once: exactly one 200 (T3 across nodes)', async () => {
-    const config = await assistant(issuer);
-    const auth = basic(DEMO.assistant.id, DEMO.assistant.secret);
     for (let round = 0; round < 5; round++) {
-      const request = await authorizationRequest(config);
-      const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), request.url, { ...DEMO.bob });
-      const form = {
-        grant_type: 'authorization_code',
-        code: callback.searchParams.get('code') ?? '',
-        code_verifier: request.verifier,
-        redirect_uri: DEMO.assistant.redirectUri,
-      };
+      const form = await codeRedemption();
       const replies = await Promise.all([0, 1, 0, 1].map((i) => post(`${node(i)}/token`, form, auth)));
       assert.equal(replies.filter((r) => r.status === 200).length, 1, `round ${round}`);
     }
   });
 
   it('one refresh token, refreshed on both nodes at once: one 200, and the family is revoked (R2 across nodes)', async () => {
-    const config = await assistant(issuer);
-    const auth = basic(DEMO.assistant.id, DEMO.assistant.secret);
     for (let round = 0; round < 3; round++) {
-      const request = await authorizationRequest(config);
-      const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), request.url, { ...DEMO.bob });
-      const code = callback.searchParams.get('code') ?? '';
-      const tokens = await post(
-        `${node(0)}/token`,
-        { grant_type: 'authorization_code', code, code_verifier: request.verifier, redirect_uri: DEMO.assistant.redirectUri },
-        auth,
-      );
+      const tokens = await post(`${node(0)}/token`, await codeRedemption(), auth);
       const form = { grant_type: 'refresh_token', refresh_token: String(tokens.body.refresh_token) };
       const replies = await Promise.all([0, 1].map((i) => post(`${node(i)}/token`, form, auth)));
       assert.equal(replies.filter((r) => r.status === 200).length, 1, `round ${round}`);
       const winner = replies.find((r) => r.status === 200);
-      expectError(
-        await post(`${node(round)}/token`, { grant_type: 'refresh_token', refresh_token: String(winner?.body.refresh_token) }, auth),
-        400,
-        'invalid_grant',
+      const afterRace = await post(
+        `${node(round)}/token`,
+        { grant_type: 'refresh_token', refresh_token: String(winner?.body.refresh_token) },
+        auth,
       );
+      expectError(afterRace, 400, 'invalid_grant');
     }
   });
 

@@ -1,6 +1,7 @@
 import type { Clock } from '@palisade/core';
 import { systemClock } from '@palisade/core';
 import pg from 'pg';
+import { type RecordRow as Row, toRecord } from './row.js';
 import type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
 
 /**
@@ -28,29 +29,6 @@ CREATE INDEX palisade_records_expiry ON palisade_records (expires_at) WHERE expi
 
 /** An arbitrary, fixed key for pg_advisory_xact_lock: "palisade migrations". */
 const MIGRATION_LOCK = 0x70616c69;
-
-interface Row {
-  kind: RecordKind;
-  id: string;
-  value: string;
-  grant_id: string | null;
-  expires_at: string | null;
-  consumed_at: string | null;
-  created_at: string;
-}
-
-/** bigint columns arrive as strings; seconds since the epoch fit a JS number exactly. */
-function toRecord<T>(row: Row): StoredRecord<T> {
-  return {
-    kind: row.kind,
-    id: row.id,
-    value: JSON.parse(row.value) as T,
-    grantId: row.grant_id,
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-    consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
-    createdAt: Number(row.created_at),
-  };
-}
 
 const LIVE = '(expires_at IS NULL OR expires_at > $now)';
 

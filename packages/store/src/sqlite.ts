@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Clock } from '@palisade/core';
 import { systemClock } from '@palisade/core';
 import Database from 'better-sqlite3';
+import { type RecordRow as Row, toRecord } from './row.js';
 import type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
 
 /**
@@ -19,16 +20,6 @@ function protectFiles(filename: string): void {
   chmodSync(filename, 0o600);
 }
 
-interface Row {
-  kind: RecordKind;
-  id: string;
-  value: string;
-  grant_id: string | null;
-  expires_at: number | null;
-  consumed_at: number | null;
-  created_at: number;
-}
-
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
   kind        TEXT    NOT NULL,
@@ -43,18 +34,6 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_grant ON records (grant_id) WHERE grant_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
 `;
-
-function toRecord<T>(row: Row): StoredRecord<T> {
-  return {
-    kind: row.kind,
-    id: row.id,
-    value: JSON.parse(row.value) as T,
-    grantId: row.grant_id,
-    expiresAt: row.expires_at,
-    consumedAt: row.consumed_at,
-    createdAt: row.created_at,
-  };
-}
 
 /**
  * The embedded store: one SQLite file in the data directory, WAL mode.
