@@ -487,7 +487,7 @@ describe('SECURITY X12, and ID tokens as subjects: no rule, no exchange (RFC 869
           token_endpoint_auth_method: 'client_secret_basic',
           grant_types: grants,
         });
-        clientOf(d, ASSISTANT.id).grant_types = ['authorization_code', 'refresh_token', ...grants];
+        clientOf(d, ASSISTANT.id).grant_types = [...(clientOf(d, ASSISTANT.id).grant_types as string[]), ...grants];
         (d.resource_servers as Record<string, unknown>[]).push({ audience: ASSISTANT_API, name: 'Assistant API', client_id: ASSISTANT.id });
         rules(d).push({
           client: ASSISTANT.id,

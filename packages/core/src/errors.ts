@@ -32,7 +32,17 @@ export type OAuthErrorCode =
   | 'temporarily_unavailable'
   | 'method_not_allowed'
   | 'payload_too_large'
-  | 'not_found';
+  | 'not_found'
+  // OpenID Connect CIBA Core 1.0 §13 (authentication request) and §11 (token request).
+  | 'unknown_user_id'
+  | 'expired_login_hint_token'
+  | 'missing_user_code'
+  | 'invalid_user_code'
+  | 'invalid_binding_message'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
+  | 'transaction_failed';
 
 export class OAuthError extends Error {
   override readonly name = 'OAuthError';
@@ -84,6 +94,16 @@ export const MethodNotAllowed = oauthError('method_not_allowed', 405);
 export const PayloadTooLarge = oauthError('payload_too_large', 413);
 export const NotFound = oauthError('not_found', 404);
 export const ServerError = oauthError('server_error', 500);
+export const UnknownUserId = oauthError('unknown_user_id', 400);
+export const ExpiredLoginHintToken = oauthError('expired_login_hint_token', 400);
+export const MissingUserCode = oauthError('missing_user_code', 400);
+export const InvalidUserCode = oauthError('invalid_user_code', 400);
+export const InvalidBindingMessage = oauthError('invalid_binding_message', 400);
+export const AuthorizationPending = oauthError('authorization_pending', 400);
+export const SlowDown = oauthError('slow_down', 400);
+export const ExpiredToken = oauthError('expired_token', 400);
+/** CIBA §13: at the backchannel authentication endpoint, access_denied is 403. */
+export const BackchannelAccessDenied = oauthError('access_denied', 403);
 
 /**
  * Turns anything thrown into an OAuthError. Unknown failures become

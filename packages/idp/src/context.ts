@@ -1,5 +1,7 @@
 import type { Clock } from '@palisade/core';
 import type { Store } from '@palisade/store';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Backchannel } from './ciba/backchannel.js';
 import type { Keystore } from './keys/keystore.js';
 import type { Realm } from './realm.js';
 import type { TokenIssuer } from './tokens/issuer.js';
@@ -14,6 +16,8 @@ export interface Endpoints {
   readonly revocation: string;
   readonly endSession: string;
   readonly par: string;
+  readonly backchannelAuthentication: string;
+  readonly device: string;
 }
 
 /** What every endpoint, grant and interaction step works with. */
@@ -24,6 +28,10 @@ export interface IdpContext {
   readonly keystore: Keystore;
   readonly tokens: TokenIssuer;
   readonly endpoints: Endpoints;
+  /** CIBA's live side: device listeners, notification delivery, expiry timers. */
+  readonly backchannel: Backchannel;
+  /** Structured events (never a token, code, secret or password). */
+  readonly log: FastifyBaseLogger;
 }
 
 export const PATHS = {
@@ -35,6 +43,8 @@ export const PATHS = {
   revocation: '/revoke',
   endSession: '/logout',
   par: '/par',
+  backchannelAuthentication: '/bc-authorize',
+  device: '/device',
   interaction: '/interaction',
 } as const;
 
@@ -49,5 +59,7 @@ export function endpointsFor(issuer: string): Endpoints {
     revocation: base + PATHS.revocation,
     endSession: base + PATHS.endSession,
     par: base + PATHS.par,
+    backchannelAuthentication: base + PATHS.backchannelAuthentication,
+    device: base + PATHS.device,
   };
 }

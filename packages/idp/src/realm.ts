@@ -1,6 +1,6 @@
 import { sha256 } from '@palisade/core';
 import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
-import type { ClientAuthMethod, ExchangeRuleConfig, GrantType, ParsedConfig, SigningAlgorithm } from './config/schema.js';
+import type { ClientAuthMethod, DeliveryMode, ExchangeRuleConfig, GrantType, ParsedConfig, SigningAlgorithm } from './config/schema.js';
 import { DetailPolicy } from './rar/policy.js';
 import { DetailTypes } from './rar/registry.js';
 
@@ -23,6 +23,9 @@ export interface Client {
   readonly requireConsent: boolean;
   readonly authorizationDetailsTypes: ReadonlySet<string>;
   readonly requirePushedAuthorizationRequests: boolean;
+  /** CIBA §4 registration; undefined for clients without the CIBA grant. */
+  readonly deliveryMode: DeliveryMode | undefined;
+  readonly notificationEndpoint: string | undefined;
 }
 
 export interface User {
@@ -33,6 +36,8 @@ export interface User {
   readonly email: string | undefined;
   readonly groups: readonly string[];
   readonly totpSecret: string | undefined;
+  /** argon2id hash of the CIBA user_code, if the user set one. */
+  readonly userCodeHash: string | undefined;
 }
 
 export interface ResourceServer {
@@ -53,6 +58,8 @@ export class Realm {
   readonly clients: ReadonlyMap<string, Client>;
   readonly usersByName: ReadonlyMap<string, User>;
   readonly usersBySub: ReadonlyMap<string, User>;
+  /** Lower-cased email → user (CIBA login_hint may be an email). */
+  readonly usersByEmail: ReadonlyMap<string, User>;
   readonly resourceServers: ReadonlyMap<string, ResourceServer>;
   readonly scopesSupported: readonly string[];
   /** Scope → the audiences of the resource servers that define it. */
@@ -89,6 +96,8 @@ export class Realm {
           requireConsent: c.require_consent,
           authorizationDetailsTypes: new Set(c.authorization_details_types),
           requirePushedAuthorizationRequests: c.require_pushed_authorization_requests || config.par.required,
+          deliveryMode: c.backchannel_token_delivery_mode,
+          notificationEndpoint: c.backchannel_client_notification_endpoint,
         };
         return [client.id, client];
       }),
@@ -101,9 +110,11 @@ export class Realm {
       email: u.email,
       groups: u.groups,
       totpSecret: u.totp_secret,
+      userCodeHash: u.user_code_hash,
     }));
     this.usersByName = new Map(users.map((u) => [u.username, u]));
     this.usersBySub = new Map(users.map((u) => [u.sub, u]));
+    this.usersByEmail = new Map(users.flatMap((u) => (u.email ? [[u.email.toLowerCase(), u] as const] : [])));
     this.resourceServers = new Map(
       config.resource_servers.map((r) => [r.audience, { audience: r.audience, name: r.name, scopes: r.scopes, clientId: r.client_id }]),
     );

@@ -1,9 +1,14 @@
 import { type Clock, systemClock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { Backchannel } from './ciba/backchannel.js';
+import { expireDue } from './ciba/decide.js';
+import { Notifier } from './ciba/notify.js';
 import type { ParsedConfig } from './config/schema.js';
 import { endpointsFor, type IdpContext, PATHS } from './context.js';
+import { deviceRoutes } from './device/routes.js';
 import { authorizationEndpoint } from './endpoints/authorize.js';
+import { backchannelAuthenticationEndpoint } from './endpoints/backchannel-authentication.js';
 import { discoveryEndpoints } from './endpoints/discovery.js';
 import { endSessionEndpoint } from './endpoints/end-session.js';
 import { introspectionEndpoint } from './endpoints/introspection.js';
@@ -35,6 +40,8 @@ export interface Idp {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+/** Requests whose expiry timer was lost (a restart, another node) are expired by this sweep. */
+const CIBA_EXPIRY_SWEEP_MS = 15_000;
 
 /**
  * Assembles the identity provider: realm from config, keys from the store,
@@ -65,9 +72,21 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     realm.audienceOwners,
     config.keys.algorithms.includes('RS256') ? 'RS256' : accessTokenAlg,
   );
-  const context: IdpContext = { realm, store, clock, keystore, tokens, endpoints: endpointsFor(config.issuer) };
-
   const app = createHttpApp(options.logger);
+  const { ciba } = config;
+  const notifier = new Notifier(app.log, { timeout: ciba.notification_timeout, attempts: ciba.notification_attempts, backoffMs: 1000 });
+  const backchannel = new Backchannel(notifier);
+  const context: IdpContext = {
+    realm,
+    store,
+    clock,
+    keystore,
+    tokens,
+    endpoints: endpointsFor(config.issuer),
+    backchannel,
+    log: app.log,
+  };
+
   // First, so its request hook sees every route registered after it.
   operationsRoutes(app, context, new IdpMetrics());
   discoveryEndpoints(app, context);
@@ -75,16 +94,22 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   interactionRoutes(app, context);
   tokenEndpoint(app, context);
   parEndpoint(app, context);
+  backchannelAuthenticationEndpoint(app, context);
+  deviceRoutes(app, context);
   introspectionEndpoint(app, context);
   revocationEndpoint(app, context);
   userinfoEndpoint(app, context);
   endSessionEndpoint(app, context);
-  postOnly(app, [PATHS.token, PATHS.introspection, PATHS.revocation, PATHS.par]);
+  postOnly(app, [PATHS.token, PATHS.introspection, PATHS.revocation, PATHS.par, PATHS.backchannelAuthentication]);
 
   const timers = [
     setInterval(
       () => void keystore.reload().catch((e: unknown) => app.log.error({ err: String(e) }, 'key reload failed')),
       config.keys.reload_interval * 1000,
+    ),
+    setInterval(
+      () => void expireDue(context).catch((e: unknown) => app.log.error({ err: String(e) }, 'CIBA expiry sweep failed')),
+      CIBA_EXPIRY_SWEEP_MS,
     ),
     setInterval(() => void store.sweep().catch((e: unknown) => app.log.error({ err: String(e) }, 'sweep failed')), SWEEP_INTERVAL_MS),
   ];
@@ -98,6 +123,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
+      backchannel.close();
       await app.close();
     },
   };

@@ -105,7 +105,7 @@ describe('RAR: parsing, type registry, wording and policy (RFC 9396)', () => {
     );
     assert.equal(
       realm.detailTypes.describe(payment).sentence,
-      'Make, check the status of and cancel a payment of 123.50 EUR to Merchant A (DE02100100109307118603)',
+      'Make, check the status of and cancel a payment of EUR 123.50 to Merchant A (DE02100100109307118603)',
     );
   });
 

@@ -24,7 +24,12 @@ export type RecordKind =
   | 'totp_last_step'
   | 'pushed_request'
   | 'login_failures'
-  | 'grant_link';
+  | 'grant_link'
+  | 'ciba_request'
+  | 'ciba_handle'
+  | 'ciba_decision'
+  | 'device_session'
+  | 'device_login';
 
 export interface StoredRecord<T> {
   readonly kind: RecordKind;

@@ -1,5 +1,5 @@
 import { detailTypeProblems } from '../rar/registry.js';
-import type { ParsedConfig } from './schema.js';
+import { CIBA, type ClientConfig, type ParsedConfig } from './schema.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -17,6 +17,34 @@ function duplicates(list: string, key: string, values: readonly string[]): strin
 
 /** JWK members that only private or symmetric keys have: a client's `jwks` must hold public keys only. */
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
+
+/** CIBA §4 client registration: a mode with the grant, an endpoint exactly for ping and push, confidential clients only. */
+function backchannelProblems(at: string, client: ClientConfig, methods: readonly string[], loopbackIssuer: boolean): string[] {
+  const problems: string[] = [];
+  const mode = client.backchannel_token_delivery_mode;
+  const endpoint = client.backchannel_client_notification_endpoint;
+  if (!client.grant_types.includes(CIBA)) {
+    if (mode !== undefined || endpoint !== undefined) problems.push(`${at}: backchannel settings need the ${CIBA} grant type`);
+    return problems;
+  }
+  if (methods.includes('none'))
+    problems.push(`${at}.grant_types: a public client cannot use CIBA (CIBA §4 requires client authentication)`);
+  if (mode === undefined) problems.push(`${at}.backchannel_token_delivery_mode is required with the CIBA grant type`);
+  if (mode === 'poll' && endpoint !== undefined) problems.push(`${at}.backchannel_client_notification_endpoint is only for ping and push`);
+  if ((mode === 'ping' || mode === 'push') && endpoint === undefined) {
+    problems.push(`${at}.backchannel_client_notification_endpoint is required in ${mode} mode`);
+  }
+  if (endpoint !== undefined) {
+    const url = new URL(endpoint);
+    if (url.hash !== '' || endpoint.includes('#'))
+      problems.push(`${at}.backchannel_client_notification_endpoint must not contain a fragment`);
+    // CIBA §4: https. Plain http only between loopback addresses of a development (loopback) issuer.
+    if (url.protocol !== 'https:' && !(loopbackIssuer && isLoopbackUrl(url))) {
+      problems.push(`${at}.backchannel_client_notification_endpoint must use https (http only on loopback with a loopback issuer)`);
+    }
+  }
+  return problems;
+}
 
 /**
  * Rules that span keys, each reported with the full path of the offending key.
@@ -51,6 +79,12 @@ export function crossCheck(config: ParsedConfig): string[] {
       config.users.map((u) => u.sub ?? u.username),
     ),
   );
+  // A CIBA login_hint may be an email: two users sharing one would make it ambiguous.
+  const emails = config.users.map((u) => u.email?.toLowerCase());
+  emails.forEach((email, i) => {
+    const first = emails.indexOf(email);
+    if (email !== undefined && first !== i) problems.push(`users[${i}].email: duplicate email ${email} (first at users[${first}])`);
+  });
   problems.push(
     ...duplicates(
       'clients',
@@ -124,6 +158,7 @@ export function crossCheck(config: ParsedConfig): string[] {
     if (client.id_token_signed_response_alg && !config.keys.algorithms.includes(client.id_token_signed_response_alg)) {
       problems.push(`${at}.id_token_signed_response_alg is not in keys.algorithms`);
     }
+    problems.push(...backchannelProblems(at, client, methods, isLoopbackUrl(issuer)));
   });
 
   const detailTypes = new Set(Object.keys(config.authorization_details_types));

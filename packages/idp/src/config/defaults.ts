@@ -51,6 +51,18 @@ export const DEFAULTS = {
     /** Objects and arrays nested deeper than this are refused. */
     maxDepth: 6,
   },
+  ciba: {
+    /** CIBA §7.3: the default polling interval. */
+    interval: 5,
+    defaultExpiry: 300,
+    maxExpiry: 600,
+    bindingMessageMaxLength: 64,
+    deviceSession: 30 * 24 * 3600,
+    deviceCookieName: 'palisade_device',
+    deviceLoginCookieName: 'palisade_device_login',
+    notificationTimeout: 5,
+    notificationAttempts: 4,
+  },
   clockSkew: 30,
   scopes: ['openid', 'profile', 'email', 'offline_access'],
 } as const;

@@ -9,7 +9,12 @@ export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'priva
 export type ClientAuthMethod = (typeof AUTH_METHODS)[number];
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token', TOKEN_EXCHANGE] as const;
+/** OpenID Connect CIBA Core §10.1. */
+export const CIBA = 'urn:openid:params:grant-type:ciba';
+export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token', TOKEN_EXCHANGE, CIBA] as const;
+/** CIBA §5: how a client learns of the user's decision. */
+export const DELIVERY_MODES = ['poll', 'ping', 'push'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 
 /** RFC 8693 §3 token type identifiers Palisade issues or accepts. */
 export const TOKEN_TYPES = {
@@ -43,6 +48,12 @@ const user = z.strictObject({
     .string()
     .regex(/^[A-Z2-7]{26,}=*$/, 'must be base32 of at least 128 bits')
     .optional(),
+  /**
+   * CIBA §7.1 `user_code`: an argon2id hash of a secret the user gives to
+   * agents allowed to ask for approvals; with one set, every backchannel
+   * request for this user must carry it (stops unsolicited approval prompts).
+   */
+  user_code_hash: z.string().startsWith('$argon2id$', 'must be an argon2id hash (palisade hash-password)').optional(),
 });
 
 const client = z.strictObject({
@@ -72,6 +83,12 @@ const client = z.strictObject({
   authorization_details_types: z.array(z.string().min(1)).default([]),
   /** RFC 9126 §6: this client must push its authorization requests. */
   require_pushed_authorization_requests: z.boolean().default(false),
+  /** CIBA §4: poll, ping or push; required with the CIBA grant type. */
+  backchannel_token_delivery_mode: z.enum(DELIVERY_MODES).optional(),
+  /** CIBA §4: where ping and push notifications go (https, or loopback http when the issuer is loopback). */
+  backchannel_client_notification_endpoint: absoluteUrl.optional(),
+  /** CIBA §4: the client can send a `user_code`. */
+  backchannel_user_code_parameter: z.boolean().default(false),
 });
 
 /** A JSON Schema fragment, checked by compiling it with ajv at start-up (cross-check). */
@@ -199,6 +216,24 @@ export const configSchema = z.strictObject({
       lifetime: seconds.max(600).default(DEFAULTS.par.lifetime),
       /** Every client must use PAR (RFC 9126 §5). */
       required: z.boolean().default(false),
+    })
+    .prefault({}),
+  ciba: z
+    .strictObject({
+      /** Seconds a poll-mode client waits between polls (CIBA §7.3); slow_down adds 5 to it for that request. */
+      interval: seconds.max(60).default(DEFAULTS.ciba.interval),
+      /** Seconds a request waits for the user when the client names no `requested_expiry`. */
+      default_expiry: seconds.default(DEFAULTS.ciba.defaultExpiry),
+      /** The longest `requested_expiry` accepted. */
+      max_expiry: seconds.max(3600).default(DEFAULTS.ciba.maxExpiry),
+      /** Characters a `binding_message` may have (CIBA §7.1: short enough for a phone screen). */
+      binding_message_max_length: z.number().int().min(8).max(256).default(DEFAULTS.ciba.bindingMessageMaxLength),
+      /** How long the authentication device stays signed in. */
+      device_session: seconds.default(DEFAULTS.ciba.deviceSession),
+      /** Seconds one ping or push delivery attempt may take. */
+      notification_timeout: seconds.max(60).default(DEFAULTS.ciba.notificationTimeout),
+      /** Delivery attempts after network errors or 5xx (backoff doubles from 1 s); never after a 4xx. */
+      notification_attempts: z.number().int().min(1).max(10).default(DEFAULTS.ciba.notificationAttempts),
     })
     .prefault({}),
   authorization_details_types: z

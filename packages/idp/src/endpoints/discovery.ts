@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { ASSERTION_ALGORITHMS } from '../client-auth/private-key-jwt.js';
-import { AUTH_METHODS } from '../config/schema.js';
+import { AUTH_METHODS, DELIVERY_MODES } from '../config/schema.js';
 import { type IdpContext, PATHS } from '../context.js';
+import { ACR } from '../interactions/model.js';
 import { GRANTS } from './token.js';
 
 /**
@@ -23,6 +24,10 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     require_pushed_authorization_requests: realm.config.par.required,
     authorization_details_types_supported: realm.detailTypes.supported,
     end_session_endpoint: endpoints.endSession,
+    // OpenID Connect CIBA Core §4.
+    backchannel_authentication_endpoint: endpoints.backchannelAuthentication,
+    backchannel_token_delivery_modes_supported: [...DELIVERY_MODES],
+    backchannel_user_code_parameter_supported: true,
     scopes_supported: realm.scopesSupported,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -49,6 +54,8 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
       'amr',
       'azp',
       'sid',
+      'rt_hash',
+      'urn:openid:params:jwt:claim:auth_req_id',
       'name',
       'preferred_username',
       'email',
@@ -59,6 +66,7 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     // request_uri only as the handle of a pushed request (RFC 9126), not a URL to fetch.
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],
+    acr_values_supported: [ACR.ciba, ACR.mfa, ACR.password],
     // RFC 9207 §3: every authorization response carries `iss` (SECURITY A11).
     authorization_response_iss_parameter_supported: true,
   };

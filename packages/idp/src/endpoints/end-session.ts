@@ -27,7 +27,7 @@ async function validate(ctx: IdpContext, source: URLSearchParams): Promise<Logou
   const p = readParams(source, PARAMETERS);
   let clientId = p.client_id;
   if (p.id_token_hint !== undefined) {
-    const hinted = await ctx.tokens.idTokenAudience(p.id_token_hint);
+    const hinted = (await ctx.tokens.idTokenHint(p.id_token_hint))?.client;
     if (hinted === undefined) throw InvalidRequest('id_token_hint is not an ID token issued here');
     if (clientId !== undefined && clientId !== hinted) throw InvalidRequest('id_token_hint was issued to another client');
     clientId = hinted;

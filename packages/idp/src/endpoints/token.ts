@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
+import { cibaGrant } from '../grants/ciba.js';
 import { clientCredentialsGrant } from '../grants/client-credentials.js';
 import type { GrantHandler } from '../grants/grant.js';
 import { refreshTokenGrant } from '../grants/refresh-token.js';
@@ -12,7 +13,10 @@ import { noStore, sendError } from '../http/responses.js';
 
 /** Grant types by their wire name. Password and implicit do not exist here (OAuth 2.1 §10, SECURITY T13). */
 export const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
-  [authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant, tokenExchangeGrant].map((g) => [g.grantType, g as GrantHandler]),
+  [authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant, tokenExchangeGrant, cibaGrant].map((g) => [
+    g.grantType,
+    g as GrantHandler,
+  ]),
 );
 
 /** The token endpoint (OAuth 2.1 §3.2): authenticate the client, then hand over to its grant. */

@@ -20,6 +20,8 @@ export async function issueForGrant(
     scope: readonly string[];
     authorizationDetails: readonly AuthorizationDetail[] | undefined;
     nonce?: string | undefined;
+    /** CIBA push (§10.3.1): the ID token names the request and hashes the refresh token too. */
+    pushedFor?: string | undefined;
   },
 ): Promise<TokenResponse> {
   const { client, grant, grantId, scope, authorizationDetails } = input;
@@ -46,7 +48,14 @@ export async function issueForGrant(
   }
   const user = ctx.realm.usersBySub.get(grant.sub);
   if (scope.includes('openid') && user) {
-    response.id_token = await ctx.tokens.idToken({ client, user, grant, nonce: input.nonce, accessToken: access.token });
+    response.id_token = await ctx.tokens.idToken({
+      client,
+      user,
+      grant,
+      nonce: input.nonce,
+      accessToken: access.token,
+      ...(input.pushedFor ? { authReqId: input.pushedFor, refreshToken: response.refresh_token } : {}),
+    });
   }
   return response;
 }

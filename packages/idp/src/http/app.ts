@@ -45,7 +45,8 @@ export function createHttpApp(logger: FastifyServerOptions['logger']): FastifyIn
   app.register(cookie);
   app.addHook('onSend', async (_request, reply, payload) => {
     const isPage = String(reply.getHeader('content-type') ?? '').startsWith('text/html');
-    reply.header('content-security-policy', isPage ? PAGE_CSP : API_CSP);
+    // A route may set a policy of its own (the device page runs a script); others get the strict default.
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', isPage ? PAGE_CSP : API_CSP);
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-content-type-options', 'nosniff');

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { IdpContext } from '../context.js';
 
 /** Which factor an attempt tests. Separate counters: a known password must not reset TOTP guessing. */
-export type Factor = 'password' | 'totp';
+export type Factor = 'password' | 'totp' | 'user_code';
 
 function key(factor: Factor, username: string): string {
   return `${factor}/${username.toLowerCase()}`;

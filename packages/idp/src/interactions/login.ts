@@ -1,28 +1,11 @@
-import argon2 from 'argon2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdpContext } from '../context.js';
+import { checkPassword, REFUSALS } from './credentials.js';
 import type { LoadedInteraction } from './guard.js';
-import { clearFailures, logRefusal, reserveAttempt } from './login-failures.js';
 import { ACR, type Interaction } from './model.js';
 import { loginPage } from './pages/templates.js';
 import { interactionPath, resume } from './resume.js';
 import { startSession } from './session.js';
-
-let dummyHash: Promise<string> | undefined;
-/** A real argon2id hash to verify against for unknown users, so timing does not reveal which usernames exist. */
-function unknownUserHash(): Promise<string> {
-  dummyHash ??= argon2.hash('palisade-unknown-user', { type: argon2.argon2id });
-  return dummyHash;
-}
-
-async function verifyPassword(hash: string | undefined, password: string): Promise<boolean> {
-  try {
-    const matches = await argon2.verify(hash ?? (await unknownUserHash()), password);
-    return matches && hash !== undefined;
-  } catch {
-    return false;
-  }
-}
 
 /** The password step: argon2id verification, lockout, then TOTP for users who have it, else a new SSO session. */
 export async function handleLogin(
@@ -54,16 +37,9 @@ export async function handleLogin(
   if (username === '' || password === '' || username.length > 256 || password.length > 1024) {
     return retry(400, 'Enter your username and password.');
   }
-  if (!(await reserveAttempt(ctx, 'password', username))) {
-    logRefusal(reply, 'user.locked_out', username);
-    return retry(429, 'Too many failed attempts. Wait a few minutes, then try again.');
-  }
-  const user = ctx.realm.usersByName.get(username);
-  if (!(await verifyPassword(user?.passwordHash, password)) || !user) {
-    logRefusal(reply, 'user.login_failed', username);
-    return retry(401, 'The username or password is incorrect.');
-  }
-  await clearFailures(ctx, 'password', username);
+  const checked = await checkPassword(ctx, reply, username, password);
+  if (!checked.ok) return retry(checked.reason === 'locked' ? 429 : 401, REFUSALS[checked.reason].password);
+  const user = checked.value;
   if (user.totpSecret) {
     const next: Interaction = { ...interaction, pendingSub: user.sub };
     await ctx.store.upsert('interaction', id, next, { expiresAt: ctx.clock.now() + ctx.realm.config.lifetimes.interaction });

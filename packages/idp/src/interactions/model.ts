@@ -53,4 +53,6 @@ export interface Consent {
 export const ACR = {
   password: 'urn:palisade:acr:pwd',
   mfa: 'urn:palisade:acr:mfa',
+  /** Approved on the authentication device with a fresh second factor (CIBA); payments asks for this. */
+  ciba: 'urn:palisade:acr:ciba',
 } as const;

@@ -1,25 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { verify } from 'otplib';
 import type { IdpContext } from '../context.js';
+import { checkTotp, REFUSALS, typedCode } from './credentials.js';
 import type { LoadedInteraction } from './guard.js';
-import { clearFailures, logRefusal, reserveAttempt } from './login-failures.js';
 import { ACR, type Interaction } from './model.js';
 import { totpPage } from './pages/templates.js';
 import { interactionPath, resume } from './resume.js';
 import { startSession } from './session.js';
 
-/** RFC 6238 §5.2: accept one step of drift either way. */
-const TOLERANCE_SECONDS = 30;
-
-interface LastStep {
-  readonly step: number;
-}
-
-/**
- * The second factor (RFC 6238 TOTP: SHA-1, 6 digits, 30 s). A code is
- * accepted once: the last accepted time step is stored per user and any step
- * at or before it is refused (RFC 6238 §5.2, replay).
- */
+/** The TOTP step of a sign-in: the code (checkTotp), then a new multi-factor SSO session. */
 export async function handleTotp(
   ctx: IdpContext,
   request: FastifyRequest<{ Params: { id: string } }>,
@@ -43,31 +31,10 @@ export async function handleTotp(
         }),
       );
 
-  const code = ((request.body as URLSearchParams).get('code') ?? '').replace(/\s/g, '');
-  if (!/^[0-9]{6}$/.test(code)) return retry(400, 'Enter the 6-digit code.');
-  if (!(await reserveAttempt(ctx, 'totp', user.username))) {
-    logRefusal(reply, 'user.locked_out', user.username);
-    return retry(429, 'Too many failed attempts. Wait a few minutes, then try again.');
-  }
-  const last = await ctx.store.find<LastStep>('totp_last_step', user.sub);
-  const result = await verify({
-    secret: user.totpSecret,
-    token: code,
-    epoch: ctx.clock.now(),
-    epochTolerance: TOLERANCE_SECONDS,
-    ...(last ? { afterTimeStep: last.value.step } : {}),
-  });
-  if (!result.valid) {
-    logRefusal(reply, 'user.totp_failed', user.username);
-    return retry(401, 'That code is not valid. Codes can be used once; wait for the next one.');
-  }
-  await ctx.store.upsert<LastStep>(
-    'totp_last_step',
-    user.sub,
-    { step: 'timeStep' in result ? result.timeStep : Math.floor(ctx.clock.now() / 30) },
-    { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS },
-  );
-  await clearFailures(ctx, 'totp', user.username);
+  const code = typedCode((request.body as URLSearchParams).get('code'));
+  if (code === undefined) return retry(400, 'Enter the 6-digit code.');
+  const checked = await checkTotp(ctx, reply, user, code);
+  if (!checked.ok) return retry(checked.reason === 'locked' ? 429 : 401, REFUSALS[checked.reason].totp);
   const session = await startSession(ctx, request, reply, {
     sub: user.sub,
     authTime: ctx.clock.now(),

@@ -56,6 +56,8 @@ export function detailTypeProblems(types: Readonly<Record<string, AuthorizationD
 export interface DetailDescription {
   /** The type's template filled in: what the person approves, in words. */
   readonly sentence: string;
+  /** The same words uncapitalized, to follow "<client> asks to" on the authentication device. */
+  readonly phrase: string;
   /** Every field and its exact value, so nothing is hidden behind the wording. */
   readonly fields: readonly { readonly name: string; readonly value: string }[];
 }
@@ -129,7 +131,7 @@ export class DetailTypes {
     const type = this.#types[detail.type];
     const fields: { name: string; value: string }[] = [];
     for (const [name, value] of Object.entries(detail)) if (name !== 'type') flatten(value, name, fields);
-    if (!type) return { sentence: detail.type, fields };
+    if (!type) return { sentence: detail.type, phrase: detail.type, fields };
     const sentence = type.template.replace(PLACEHOLDER, (_match, path: string, fallback: string | undefined) => {
       const [root = '', ...rest] = path.split('.');
       let value: unknown = detail[root];
@@ -138,6 +140,6 @@ export class DetailTypes {
       const labels = Object.hasOwn(type.labels, path) ? (type.labels[path] ?? {}) : {};
       return joinWords((Array.isArray(value) ? value : [value]).map((v) => word(labels, v)));
     });
-    return { sentence: sentence.charAt(0).toUpperCase() + sentence.slice(1), fields };
+    return { sentence: sentence.charAt(0).toUpperCase() + sentence.slice(1), phrase: sentence, fields };
   }
 }

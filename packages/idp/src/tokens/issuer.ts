@@ -137,7 +137,17 @@ export class TokenIssuer {
     return { token, jti, expiresIn: exp - now };
   }
 
-  async idToken(input: { client: Client; user: User; grant: Grant; nonce: string | undefined; accessToken: string }): Promise<string> {
+  async idToken(input: {
+    client: Client;
+    user: User;
+    grant: Grant;
+    nonce: string | undefined;
+    accessToken: string;
+    /** CIBA §10.3.1 push: the refresh token delivered alongside, bound by `rt_hash`. */
+    refreshToken?: string | undefined;
+    /** CIBA §10.3.1 push: `urn:openid:params:jwt:claim:auth_req_id`. */
+    authReqId?: string | undefined;
+  }): Promise<string> {
     const now = this.#clock.now();
     const { kid, alg, key } = this.#keystore.signingKey(input.client.idTokenAlg);
     return new SignJWT({
@@ -146,6 +156,8 @@ export class TokenIssuer {
       amr: [...input.grant.amr],
       azp: input.client.id,
       at_hash: halfHash(input.accessToken, alg),
+      ...(input.refreshToken ? { rt_hash: halfHash(input.refreshToken, alg) } : {}),
+      ...(input.authReqId ? { 'urn:openid:params:jwt:claim:auth_req_id': input.authReqId } : {}),
       ...(input.nonce ? { nonce: input.nonce } : {}),
       ...(input.grant.sessionId ? { sid: input.grant.sessionId } : {}),
     })
@@ -266,17 +278,20 @@ export class TokenIssuer {
   }
 
   /**
-   * The client (`aud`) of an ID token this IdP signed, or undefined. Expiry
-   * is not checked: OIDC RP-Initiated Logout §2 accepts expired hints.
+   * The client (`aud`) and user (`sub`) of an ID token this IdP signed, or
+   * undefined. Expiry is not checked: a hint identifies, it does not
+   * authenticate (OIDC RP-Initiated Logout §2, CIBA §7.1 `id_token_hint`).
    */
-  async idTokenAudience(token: string): Promise<string | undefined> {
+  async idTokenHint(token: string): Promise<{ client: string; sub: string } | undefined> {
     this.#refreshVerificationKeys();
     try {
-      const { payload } = await compactVerify(token, this.#verificationKeys);
-      const claims = JSON.parse(new TextDecoder().decode(payload)) as { iss?: unknown; aud?: unknown };
-      if (claims.iss !== this.#issuer) return undefined;
+      const { payload, protectedHeader } = await compactVerify(token, this.#verificationKeys);
+      // An access token is not an ID token, even a signed one of ours (RFC 9068 §4).
+      if (protectedHeader.typ === 'at+jwt') return undefined;
+      const claims = JSON.parse(new TextDecoder().decode(payload)) as { iss?: unknown; aud?: unknown; sub?: unknown };
+      if (claims.iss !== this.#issuer || typeof claims.sub !== 'string') return undefined;
       const aud = [claims.aud].flat();
-      return aud.length === 1 && typeof aud[0] === 'string' ? aud[0] : undefined;
+      return aud.length === 1 && typeof aud[0] === 'string' ? { client: aud[0], sub: claims.sub } : undefined;
     } catch {
       return undefined;
     }

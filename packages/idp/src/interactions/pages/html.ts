@@ -24,7 +24,8 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   return new SafeHtml(out);
 }
 
-export function layout(title: string, body: SafeHtml): string {
+/** The page frame; `head` adds elements to <head> (the device page's script and CSRF meta). */
+export function layout(title: string, body: SafeHtml, head?: SafeHtml): string {
   return `<!doctype html>${
     html`<html lang="en">
 <head>
@@ -33,6 +34,7 @@ export function layout(title: string, body: SafeHtml): string {
 <meta name="referrer" content="no-referrer">
 <title>${title} · Palisade</title>
 <link rel="stylesheet" href="/assets/palisade.css">
+${head}
 </head>
 <body>
 <header class="topbar"><span class="brand" aria-label="Palisade">▮▮▮ Palisade</span><span class="realm">Company sign-in</span></header>

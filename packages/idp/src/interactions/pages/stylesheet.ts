@@ -28,5 +28,11 @@ h2 { font-size: 15px; margin: 18px 0 4px; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 13px; }
 dt { color: var(--muted); font-family: ui-monospace, monospace; }
 dd { margin: 0; font-family: ui-monospace, monospace; word-break: break-all; }
+ul.requests { list-style: none; padding: 0; margin: 0 0 16px; }
+li.request { border: 1px solid var(--line); border-left: 4px solid var(--accent); border-radius: 8px; padding: 14px 16px; margin: 0 0 14px; }
+li.request .headline { font-weight: 600; margin: 0 0 8px; }
+li.request .binding { margin: 0 0 8px; }
+li.request form .actions { margin-top: 10px; }
+.notice { border-left: 4px solid var(--accent); background: #eef4fd; padding: 10px 14px; border-radius: 4px; margin-bottom: 16px; }
 .foot { text-align: center; color: var(--muted); font-size: 12px; margin: 8px auto 40px; max-width: 440px; }
 `;

@@ -1,0 +1,169 @@
+import { randomToken } from '@palisade/core';
+import type { StoredRecord } from '@palisade/store';
+import type { IdpContext } from '../context.js';
+import { issueForGrant } from '../grants/issue-for-grant.js';
+import { linkGrant } from '../tokens/grant-links.js';
+import type { Grant } from '../tokens/model.js';
+import { type CibaDecision, type CibaHandle, type CibaRequest, ownerKey, RECORD_GRACE_SECONDS, requestKey } from './model.js';
+
+/** How the user proved it was them when approving (RFC 8176 amr values, and the acr that follows). */
+export interface Approval {
+  readonly acr: string;
+  readonly amr: readonly string[];
+}
+
+export type DecisionResult = 'recorded' | 'already_decided' | 'expired' | 'unknown';
+
+/** A user's requests that still wait for a decision, oldest first; expired ones have disappeared. */
+export async function pendingRequests(ctx: IdpContext, sub: string): Promise<CibaRequest[]> {
+  const now = ctx.clock.now();
+  const records = await ctx.store.list<CibaRequest>('ciba_request', ownerKey(sub));
+  const pending: CibaRequest[] = [];
+  for (const { value } of records) {
+    if (value.expiresAt <= now) continue;
+    if (await ctx.store.find('ciba_decision', requestKey(value.sub, value.rid))) continue;
+    pending.push(value);
+  }
+  return pending;
+}
+
+/** The request `rid` of this user, if it exists (a device can never address another user's). */
+export async function findRequest(ctx: IdpContext, sub: string, rid: string): Promise<CibaRequest | undefined> {
+  return (await ctx.store.find<CibaRequest>('ciba_request', requestKey(sub, rid)))?.value;
+}
+
+/**
+ * Records a final decision: insert-or-refuse on the decision record, so of
+ * an approval and a denial racing (two devices, two nodes) exactly one
+ * counts, and neither can be changed afterwards. Then the client hears of it.
+ */
+async function decide(ctx: IdpContext, request: CibaRequest, decision: CibaDecision): Promise<DecisionResult> {
+  const key = requestKey(request.sub, request.rid);
+  const recorded = await ctx.store.insert('ciba_decision', key, decision, { expiresAt: request.expiresAt + RECORD_GRACE_SECONDS });
+  if (!recorded) return 'already_decided';
+  ctx.log.info(
+    {
+      event: `ciba.${decision.outcome}`,
+      client: request.clientId,
+      request: request.rid,
+      ...('acr' in decision ? { acr: decision.acr } : {}),
+    },
+    'CIBA decision',
+  );
+  ctx.backchannel.changed(request.sub);
+  void notifyClient(ctx, request, decision).catch((error: unknown) =>
+    ctx.log.error({ event: 'ciba.notification_failed', request: request.rid, err: String(error) }, 'CIBA notification failed'),
+  );
+  return 'recorded';
+}
+
+/**
+ * The user approved. The grant (what the tokens hang off) is created here,
+ * with the approval's acr and amr and the details the user saw (CIBA §10.1.1:
+ * the tokens reflect this authentication).
+ */
+export async function approve(ctx: IdpContext, request: CibaRequest, approval: Approval): Promise<DecisionResult> {
+  const now = ctx.clock.now();
+  if (request.expiresAt <= now) return 'expired';
+  return decide(ctx, request, { outcome: 'approved', at: now, grantId: randomToken(16), acr: approval.acr, amr: approval.amr });
+}
+
+export async function deny(ctx: IdpContext, request: CibaRequest): Promise<DecisionResult> {
+  if (request.expiresAt <= ctx.clock.now()) return 'expired';
+  return decide(ctx, request, { outcome: 'denied', at: ctx.clock.now() });
+}
+
+/** Marks a request expired once its time is up, so ping and push clients hear of it (one node wins). */
+export async function expire(ctx: IdpContext, request: CibaRequest): Promise<DecisionResult> {
+  if (request.expiresAt > ctx.clock.now()) return 'unknown';
+  return decide(ctx, request, { outcome: 'expired', at: ctx.clock.now() });
+}
+
+/** Every request past its expiry without a decision, across the store (a fallback for timers lost to a restart). */
+export async function expireDue(ctx: IdpContext): Promise<number> {
+  const now = ctx.clock.now();
+  let expired = 0;
+  for (const { value } of await ctx.store.list<CibaRequest>('ciba_request')) {
+    if (value.expiresAt <= now && (await expire(ctx, value)) === 'recorded') expired++;
+  }
+  return expired;
+}
+
+/**
+ * The grant an approval stands for. Made when the tokens are first issued
+ * (poll, ping) or pushed, lasting as long as refresh tokens may, or the
+ * access token when the client cannot refresh.
+ */
+export async function grantFor(ctx: IdpContext, request: CibaRequest, decision: CibaDecision & { outcome: 'approved' }): Promise<Grant> {
+  const client = ctx.realm.clients.get(request.clientId);
+  const grant: Grant = {
+    clientId: request.clientId,
+    sub: request.sub,
+    scope: request.scope,
+    resource: request.resource,
+    authTime: decision.at,
+    acr: decision.acr,
+    amr: decision.amr,
+    sessionId: undefined,
+    ...(request.authorizationDetails ? { authorizationDetails: request.authorizationDetails } : {}),
+  };
+  const { lifetimes } = ctx.realm.config;
+  const expiresAt = ctx.clock.now() + (client?.grantTypes.has('refresh_token') ? lifetimes.refresh_token : lifetimes.access_token);
+  if (await ctx.store.insert('grant', decision.grantId, grant, { expiresAt, grantId: decision.grantId })) {
+    // Withdrawing consent for this client revokes approvals too (SECURITY R6).
+    await linkGrant(ctx.store, decision.grantId, grant, expiresAt);
+  }
+  return grant;
+}
+
+/** The token response for an approved request, issued once: the handle is consumed first. */
+export async function redeem(
+  ctx: IdpContext,
+  request: CibaRequest,
+  decision: CibaDecision & { outcome: 'approved' },
+  options: { pushedFor?: string } = {},
+) {
+  const client = ctx.realm.clients.get(request.clientId);
+  if (!client) return undefined;
+  const consumed = await ctx.store.consume<CibaHandle>('ciba_handle', request.handle);
+  if (!consumed?.first) return undefined;
+  const grant = await grantFor(ctx, request, decision);
+  const grantRecord = (await ctx.store.find<Grant>('grant', decision.grantId)) as StoredRecord<Grant> | undefined;
+  return issueForGrant(ctx, {
+    client,
+    grantId: decision.grantId,
+    grant,
+    grantExpiresAt: grantRecord?.expiresAt ?? ctx.clock.now(),
+    scope: request.scope,
+    authorizationDetails: request.authorizationDetails,
+    ...(options.pushedFor ? { pushedFor: options.pushedFor } : {}),
+  });
+}
+
+/**
+ * Tells a ping or push client of the outcome (CIBA §10.2, §10.3, §12). Ping
+ * carries only the auth_req_id, for approvals and failures alike: the client
+ * learns which at the token endpoint. Push carries the tokens themselves, or
+ * the error. Poll clients are not called.
+ */
+async function notifyClient(ctx: IdpContext, request: CibaRequest, decision: CibaDecision): Promise<void> {
+  const client = ctx.realm.clients.get(request.clientId);
+  const notification = request.notification;
+  if (!client?.notificationEndpoint || !notification || client.deliveryMode === 'poll') return;
+  const authReqId = notification.authReqId;
+  const target = { clientId: client.id, rid: request.rid, endpoint: client.notificationEndpoint, token: notification.token };
+  if (client.deliveryMode === 'ping') {
+    await ctx.backchannel.notifier.deliver(target, 'ping', { auth_req_id: authReqId });
+    return;
+  }
+  if (decision.outcome === 'approved') {
+    const tokens = await redeem(ctx, request, decision, { pushedFor: authReqId });
+    if (tokens) await ctx.backchannel.notifier.deliver(target, 'push', { auth_req_id: authReqId, ...tokens });
+    return;
+  }
+  const error =
+    decision.outcome === 'denied'
+      ? { error: 'access_denied', error_description: 'the user denied the request' }
+      : { error: 'expired_token', error_description: 'the request expired before the user decided' };
+  await ctx.backchannel.notifier.deliver(target, 'push_error', { auth_req_id: authReqId, ...error });
+}
