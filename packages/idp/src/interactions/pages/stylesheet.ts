@@ -34,5 +34,10 @@ li.request .headline { font-weight: 600; margin: 0 0 8px; }
 li.request .binding { margin: 0 0 8px; }
 li.request form .actions { margin-top: 10px; }
 .notice { border-left: 4px solid var(--accent); background: #eef4fd; padding: 10px 14px; border-radius: 4px; margin-bottom: 16px; }
+@media (max-width: 480px) {
+  .card { margin: 12px; padding: 20px; }
+  li.request dl { grid-template-columns: 1fr; }
+  li.request dd { margin-bottom: 6px; }
+}
 .foot { text-align: center; color: var(--muted); font-size: 12px; margin: 8px auto 40px; max-width: 440px; }
 `;
