@@ -76,10 +76,10 @@ describe('the authentication device in headless Chromium: a CIBA approval arrive
     await card.waitFor({ timeout: 10_000 });
     assert.equal(navigations, 0, 'the request arrived without a reload');
     assert.equal(
-      (await card.locator('.headline').innerText()).trim(),
+      (await card.locator('.headline').textContent())?.trim(),
       'Finance assistant asks to make a payment of EUR 50000.00 to Acme Supplies GmbH (DE89370400440532013000)',
     );
-    assert.equal((await card.locator('.binding').innerText()).trim(), 'The application shows: Invoice 2026-118');
+    assert.equal((await card.locator('.binding').textContent())?.trim(), 'The application shows: Invoice 2026-118');
     const fields = await card.locator('dt').allInnerTexts();
     assert.deepEqual(fields, [
       'locations',
@@ -96,7 +96,7 @@ describe('the authentication device in headless Chromium: a CIBA approval arrive
     await card.getByLabel('Code from your authenticator app').fill(await totpNow(DEMO.alice.totpSecret, server.clock.now()));
     await card.getByRole('button', { name: 'Approve' }).click();
     await page.getByRole('status').waitFor();
-    assert.equal((await page.getByRole('status').innerText()).trim(), 'Approved. The application has been told.');
+    assert.equal((await page.getByRole('status').textContent())?.trim(), 'Approved. The application has been told.');
     await page.screenshot({ path: join(OUTPUT, 'device-3-approved.png') });
     assert.equal(await page.locator('li.request').count(), 0, 'the decided request is gone');
 
