@@ -7,8 +7,9 @@ import { PostgresStore } from '@palisade/store';
 import { testDatabase } from '@palisade/store/testing/postgres';
 import { parse as parseYaml } from 'yaml';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
+import { backchannelRequest, CIBA, Device, NotificationReceiver, redeem } from '../helpers/ciba.js';
 import { assistant, authorizationRequest } from '../helpers/clients.js';
-import { basic, expectError, post } from '../helpers/http.js';
+import { basic, expectError, field, post } from '../helpers/http.js';
 import { DEMO, DEMO_CONFIG, freePort } from '../helpers/idp.js';
 
 /**
@@ -22,11 +23,16 @@ describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
   const clock = new ManualClock();
   const nodes: { idp: Idp; store: PostgresStore; url: string }[] = [];
   let issuer: string;
+  const receiver = new NotificationReceiver();
 
   before(async () => {
     const ports = [await freePort(), await freePort()];
     issuer = `http://127.0.0.1:${ports[0]}`;
-    const document = parseYaml(readFileSync(DEMO_CONFIG, 'utf8')) as Record<string, unknown>;
+    await receiver.start();
+    const document = parseYaml(readFileSync(DEMO_CONFIG, 'utf8')) as Record<string, unknown> & { clients: Record<string, unknown>[] };
+    document.ciba = { interval: 1 };
+    const gateway = document.clients.find((c) => c.client_id === CIBA.ping.id) ?? assert.fail();
+    gateway.backchannel_client_notification_endpoint = `${receiver.url}/ping`;
     const config = parseConfig(document, 'multi-node', { PALISADE_IDP_PORT: String(ports[0]) });
     // Both nodes start at once, as in a rolling deployment: migrations and first keys race.
     const started = await Promise.all(
@@ -45,6 +51,7 @@ describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
       await store.close();
     }
     await drop();
+    await receiver.close();
   });
 
   const node = (i: number) => nodes[i % 2]?.url ?? assert.fail('no node');
@@ -127,5 +134,48 @@ describe('two IdP nodes sharing PostgreSQL', { skip: unavailable }, () => {
     );
     assert.deepEqual(a2, b2, 'after a reload the key sets are identical');
     assert.ok((a?.keys.length ?? 0) > 0 && (b?.keys.length ?? 0) > 0);
+  });
+
+  it('CIBA across nodes: asked on A, shown live and approved on a device talking to B, pinged from B, redeemed on A', async () => {
+    const device = new Device({ issuer: node(1), clock }, issuer);
+    await device.signIn('alice');
+    const asked = await backchannelRequest({ issuer: node(0) } as never, CIBA.ping, {
+      scope: 'openid',
+      login_hint: 'alice',
+      binding_message: 'cross-node',
+      client_notification_token: 'ping-cross-node',
+    });
+    const authReqId = field(asked, 'auth_req_id');
+    // B learns of a request taken by A from the store (its stream re-reads it), not from an in-process event.
+    const shown = (await device.pending()).find((r) => r.binding_message === 'cross-node') ?? assert.fail();
+    assert.equal(await device.approve(shown.id), 'approved');
+    assert.deepEqual((await receiver.next()).body, { auth_req_id: authReqId });
+    const tokens = await redeem({ issuer: node(0) } as never, CIBA.ping, authReqId);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    expectError(await redeem({ issuer: node(1) } as never, CIBA.ping, authReqId), 400, 'invalid_grant');
+  });
+
+  it('CIBA: approve on one node and deny on the other at once: exactly one decision counts, and one notification is sent', async () => {
+    const onA = new Device({ issuer: node(0), clock }, issuer);
+    await onA.signIn('alice');
+    const onB = new Device({ issuer: node(1), clock }, issuer);
+    await onB.signIn('alice');
+    for (let round = 0; round < 3; round++) {
+      receiver.reset();
+      const message = `race ${round}`;
+      await backchannelRequest({ issuer: node(round) } as never, CIBA.ping, {
+        scope: 'openid',
+        login_hint: 'alice',
+        binding_message: message,
+        client_notification_token: 'ping-race',
+      });
+      const rid = (await onA.pending()).find((r) => r.binding_message === message)?.id ?? assert.fail();
+      const outcomes = await Promise.all([onA.approve(rid), onB.deny(rid)]);
+      assert.equal(outcomes.filter((o) => o === 'approved' || o === 'denied').length, 1, JSON.stringify(outcomes));
+      assert.ok(outcomes.includes('already_decided'), JSON.stringify(outcomes));
+      await receiver.next();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(receiver.received.length, 1, 'one ping per request');
+    }
   });
 });

@@ -140,12 +140,17 @@ export interface PendingView {
  */
 export class Device {
   readonly browser: ScriptedBrowser;
-  readonly #server: TestIdp;
+  readonly #server: Pick<TestIdp, 'issuer' | 'clock'>;
   #csrf = '';
 
-  constructor(server: TestIdp) {
+  /**
+   * `server.issuer` is where this device talks to: any node of a cluster.
+   * `publicOrigin` is the origin the browser believes it is on (the load
+   * balancer's, i.e. the issuer's), which its form posts carry as Origin.
+   */
+  constructor(server: Pick<TestIdp, 'issuer' | 'clock'>, publicOrigin = server.issuer) {
     this.#server = server;
-    this.browser = new ScriptedBrowser(server.issuer);
+    this.browser = new ScriptedBrowser(publicOrigin);
   }
 
   get url(): string {
