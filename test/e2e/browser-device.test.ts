@@ -67,7 +67,7 @@ describe('the authentication device in headless Chromium: a CIBA approval arrive
     const started = await client.initiateBackchannelAuthentication(config, {
       scope: 'openid',
       login_hint: 'alice',
-      binding_message: 'Invoice 2026-118',
+      binding_message: 'Invoice <b>2026-118</b>',
       authorization_details: JSON.stringify([PAYMENT]),
     });
     const polled = client.pollBackchannelAuthenticationGrant(config, started);
@@ -79,7 +79,9 @@ describe('the authentication device in headless Chromium: a CIBA approval arrive
       (await card.locator('.headline').textContent())?.trim(),
       'Finance assistant asks to make a payment of EUR 50000.00 to Acme Supplies GmbH (DE89370400440532013000)',
     );
-    assert.equal((await card.locator('.binding').textContent())?.trim(), 'The application shows: Invoice 2026-118');
+    // Markup in the message arrives as text: the script inserts values with textContent only.
+    assert.equal((await card.locator('.binding').textContent())?.trim(), 'The application shows: Invoice <b>2026-118</b>');
+    assert.equal(await card.locator('.binding b').count(), 0);
     const fields = await card.locator('dt').allInnerTexts();
     assert.deepEqual(fields, [
       'locations',

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '@palisade/core';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { backchannelRequest, CIBA, Device, NotificationReceiver, PAYMENT, redeem, startCibaIdp } from '../helpers/ciba.js';
 import { assistant } from '../helpers/clients.js';
-import { expectError, field } from '../helpers/http.js';
+import { basic, expectError, field, post } from '../helpers/http.js';
 import type { TestIdp } from '../helpers/idp.js';
 
 const insecure = { [oauth.allowInsecureRequests]: true };
@@ -95,8 +96,10 @@ describe('CIBA poll mode with openid-client: the assistant asks, alice approves 
     expectError(await redeem(server, CIBA.poll, id), 400, 'authorization_pending');
     expectError(await redeem(server, CIBA.poll, id), 400, 'slow_down');
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    // One old interval later is still too soon: the interval is now 6 s.
+    // One old interval later is still too soon: the interval is now 6 s (and 11 after this).
     expectError(await redeem(server, CIBA.poll, id), 400, 'slow_down');
+    await new Promise((resolve) => setTimeout(resolve, 11_100));
+    expectError(await redeem(server, CIBA.poll, id), 400, 'authorization_pending');
   });
 
   it('after expiry, the poll is expired_token and the device no longer shows the request', async () => {
@@ -275,5 +278,75 @@ describe('CIBA push mode: the tokens themselves go to the client (CIBA §10.3)',
     server.clock.advance(5);
     const expiredPush = await receiver.next();
     assert.deepEqual([expiredPush.body.auth_req_id, expiredPush.body.error], [expired, 'expired_token']);
+  });
+});
+
+describe('CIBA notifications survive trouble', () => {
+  let receiver: NotificationReceiver;
+  before(async () => {
+    receiver = await new NotificationReceiver().start();
+  });
+  after(() => receiver.close());
+
+  it('pushed tokens the client refuses are revoked: nobody could fetch them later', async () => {
+    const server = await startCibaIdp(receiver);
+    try {
+      const device = new Device(server);
+      await device.signIn('alice');
+      const introspect = (token: string) => post(`${server.issuer}/introspect`, { token }, basic(CIBA.ping.id, CIBA.ping.secret));
+      const pushed = async (status: number) => {
+        receiver.reset();
+        receiver.respondWith(status);
+        await backchannelRequest(server, CIBA.push, {
+          scope: 'openid tools.access',
+          login_hint: 'alice',
+          client_notification_token: 'push-abc',
+          resource: 'http://127.0.0.1:9401/mcp',
+        });
+        const [shown] = await device.pending();
+        await device.approve(shown?.id ?? '');
+        const token = (await receiver.next()).body.access_token as string;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return token;
+      };
+      assert.equal((await introspect(await pushed(204))).body.active, true, 'control: delivered tokens stay valid');
+      const introspected = await introspect(await pushed(400));
+      assert.deepEqual(introspected.body, { active: false });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a node stopped while its ping is being retried: after a restart the outbox sweep delivers it', async () => {
+    const clock = new ManualClock();
+    const first = await startCibaIdp(receiver, { clock, mutate: (d) => Object.assign(d.ciba as object, { sweep_interval: 1 }) });
+    const device = new Device(first);
+    await device.signIn('alice');
+    receiver.reset();
+    receiver.respondWith(503);
+    const id = field(
+      await backchannelRequest(first, CIBA.ping, { scope: 'openid', login_hint: 'alice', client_notification_token: 'ping-abc' }),
+      'auth_req_id',
+    );
+    const [shown] = await device.pending();
+    await device.approve(shown?.id ?? '');
+    await receiver.next();
+    // The node goes away during its backoff; the 503 was the only attempt.
+    await first.stop();
+    const second = await startCibaIdp(receiver, {
+      clock,
+      dataDir: first.dataDir,
+      port: Number(new URL(first.issuer).port),
+      mutate: (d) => Object.assign(d.ciba as object, { sweep_interval: 1 }),
+    });
+    try {
+      clock.advance(61);
+      const resumed = await receiver.next(5000);
+      assert.deepEqual(resumed.body, { auth_req_id: id });
+      assert.equal(resumed.headers.authorization, 'Bearer ping-abc');
+      assert.equal((await redeem(second, CIBA.ping, id)).status, 200);
+    } finally {
+      await second.close();
+    }
   });
 });

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import argon2 from 'argon2';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import * as client from 'openid-client';
+import { authorizeInBrowser, ScriptedBrowser, totpNow } from '../helpers/browser.js';
 import { backchannelRequest, CIBA, CIBA_GRANT, Device, NotificationReceiver, PAYMENT, redeem, startCibaIdp } from '../helpers/ciba.js';
+import { discover } from '../helpers/clients.js';
 import { basic, call, expectError, field, post, type Reply } from '../helpers/http.js';
 import { DEMO, type TestIdp } from '../helpers/idp.js';
 
@@ -33,7 +36,6 @@ describe('SECURITY C1–C8: CIBA requests, polling and notifications (OpenID Con
           jwks: { keys: [jwk] },
           grant_types: ['urn:openid:params:grant-type:ciba'],
           backchannel_token_delivery_mode: 'poll',
-          backchannel_user_code_parameter: true,
           scopes: ['openid'],
           authorization_details_types: ['file_access', 'payment_initiation'],
         });
@@ -369,6 +371,23 @@ describe('the authentication device: sessions, step-up and the JSON API', () => 
   let server: TestIdp;
   let receiver: NotificationReceiver;
 
+  /** alice authorizes the CLI as her device (authorization code + PKCE), as a mobile app would; the token is for <issuer>/device. */
+  async function deviceToken(scope: string): Promise<string> {
+    const config = await discover(server.issuer, DEMO.cli.id, client.None());
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1:7777/callback',
+      scope,
+      resource: `${server.issuer}/device`,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's',
+    });
+    server.clock.advance(30);
+    const callback = await authorizeInBrowser(new ScriptedBrowser(server.issuer), url, { ...DEMO.alice, now: server.clock.now() });
+    return (await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+  }
+
   before(async () => {
     receiver = await new NotificationReceiver().start();
     server = await startCibaIdp(receiver);
@@ -387,7 +406,93 @@ describe('the authentication device: sessions, step-up and the JSON API', () => 
     assert.equal(await device.approve(rid, { code: '' }), 'code_required');
     assert.equal(await device.approve(rid, { code: '000000' }), 'code_invalid');
     expectError(await redeem(server, CIBA.poll, id), 400, 'authorization_pending');
+    // The code alice signed the device in with is spent: it cannot approve.
+    const signInCode = await totpNow(DEMO.alice.totpSecret, server.clock.now());
+    assert.equal(await device.approve(rid, { code: signInCode }), 'code_invalid');
     assert.equal(await device.approve(rid), 'approved');
+  });
+
+  it('one TOTP code sent to several approvals at once approves exactly one (RFC 6238 §5.2 under concurrency)', async () => {
+    const device = new Device(server);
+    await device.signIn('alice');
+    for (let round = 0; round < 3; round++) {
+      const messages = [0, 1, 2].map((i) => `parallel ${round}.${i}`);
+      for (const message of messages)
+        await backchannelRequest(server, CIBA.poll, { scope: 'openid', login_hint: 'alice', binding_message: message });
+      const rids = (await device.pending()).filter((r) => messages.includes(r.binding_message ?? '')).map((r) => r.id);
+      assert.equal(rids.length, 3);
+      server.clock.advance(30);
+      const code = await totpNow(DEMO.alice.totpSecret, server.clock.now());
+      const outcomes = await Promise.all(rids.map((rid) => device.approve(rid, { code })));
+      assert.deepEqual(outcomes.filter((o) => o === 'approved').length, 1, JSON.stringify(outcomes));
+      assert.deepEqual(outcomes.filter((o) => o === 'code_invalid').length, 2, JSON.stringify(outcomes));
+      for (const rid of rids) await device.deny(rid);
+    }
+  });
+
+  it('an approved request redeemed after its expiry → expired_token (CIBA §7.3: expires_in is the life of the auth_req_id)', async () => {
+    const device = new Device(server);
+    await device.signIn('alice');
+    const id = field(
+      await backchannelRequest(server, CIBA.poll, {
+        scope: 'openid',
+        login_hint: 'alice',
+        binding_message: 'late',
+        requested_expiry: '60',
+      }),
+      'auth_req_id',
+    );
+    const rid = (await device.pending()).find((r) => r.binding_message === 'late')?.id ?? assert.fail();
+    assert.equal(await device.approve(rid), 'approved');
+    server.clock.advance(61);
+    expectError(await redeem(server, CIBA.poll, id), 400, 'expired_token');
+  });
+
+  it('the event stream ends when the device signs out', async () => {
+    const device = new Device(server);
+    await device.signIn('alice');
+    const response = await fetch(`${device.url}/events`, {
+      headers: { cookie: device.browser.cookieHeader(new URL(`${device.url}/events`)) },
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    const reader = (response.body ?? assert.fail()).getReader();
+    await reader.read();
+    const home = await (await device.browser.request(device.url)).text();
+    const csrf = /<meta name="palisade-csrf" content="([^"]+)"/.exec(home)?.[1] ?? assert.fail();
+    assert.equal((await device.browser.request(`${device.url}/logout`, { form: { csrf } })).status, 303);
+    const ended = await Promise.race([
+      (async () => {
+        for (;;) if ((await reader.read()).done) return true;
+      })(),
+      new Promise((resolve) => setTimeout(() => resolve(false), 5000)),
+    ]);
+    assert.equal(ended, true, 'the stream closed within one refresh');
+    assert.equal(
+      (await fetch(`${device.url}/events`, { headers: { cookie: device.browser.cookieHeader(new URL(`${device.url}/events`)) } })).status,
+      401,
+    );
+  });
+
+  it('markup in a binding message or a detail is shown as text on the device page', async () => {
+    const device = new Device(server);
+    await device.signIn('alice');
+    const detail = {
+      type: 'file_access',
+      locations: ['http://127.0.0.1:9410/finance'],
+      actions: ['read'],
+      identifier: '<img src=x onerror=alert(1)>.pdf',
+    };
+    await backchannelRequest(server, CIBA.poll, {
+      scope: 'openid',
+      login_hint: 'alice',
+      binding_message: '<b>pay</b>',
+      authorization_details: JSON.stringify([detail]),
+    });
+    const page = await (await device.browser.request(device.url)).text();
+    assert.ok(page.includes('&#60;b&#62;pay&#60;/b&#62;'));
+    assert.ok(page.includes('&#60;img src=x onerror=alert(1)&#62;.pdf'));
+    assert.ok(!page.includes('<b>pay') && !page.includes('<img'));
   });
 
   it('a user without a second factor approves with one tap, and the tokens say so (acr pwd, amr pwd)', async () => {
@@ -422,8 +527,11 @@ describe('the authentication device: sessions, step-up and the JSON API', () => 
     const rid = (await device.pending()).find((r) => r.binding_message === 'csrf probe')?.id ?? assert.fail();
     const forged = await device.browser.request(`${device.url}/requests/${rid}/deny`, { form: { csrf: 'forged' } });
     assert.equal(forged.status, 403);
+    const home = await (await device.browser.request(device.url)).text();
+    const csrf = /<meta name="palisade-csrf" content="([^"]+)"/.exec(home)?.[1] ?? assert.fail();
+    // The right token, from a cross-site page: still refused (Origin / Sec-Fetch-Site).
     const crossSite = await device.browser.request(`${device.url}/requests/${rid}/deny`, {
-      form: { csrf: 'forged' },
+      form: { csrf },
       headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
     });
     assert.equal(crossSite.status, 403);
@@ -471,28 +579,15 @@ describe('the authentication device: sessions, step-up and the JSON API', () => 
     assert.equal(wrong.status, 401);
     assert.match(wrong.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
     await wrong.body?.cancel();
+    // A token for the device, but without the device.approve scope.
+    const unscoped = await call(api, { headers: { authorization: `Bearer ${await deviceToken('openid')}` } });
+    expectError(unscoped, 403, 'insufficient_scope');
+    assert.match(unscoped.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
   });
 
   it('the JSON API with a device token: list, approve with a code, deny; errors are standard', async () => {
     const deviceAudience = `${server.issuer}/device`;
-    // alice authorizes the CLI as her device (authorization code + PKCE), like a mobile app would.
-    const { authorizeInBrowser, ScriptedBrowser } = await import('../helpers/browser.js');
-    const client = await import('openid-client');
-    const { discover } = await import('../helpers/clients.js');
-    const config = await discover(server.issuer, DEMO.cli.id, client.None());
-    const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: 'http://127.0.0.1:7777/callback',
-      scope: 'openid device.approve',
-      resource: deviceAudience,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: 's',
-    });
-    server.clock.advance(30);
-    const callback = await authorizeInBrowser(new ScriptedBrowser(server.issuer), url, { ...DEMO.alice, now: server.clock.now() });
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' });
-    const auth = { authorization: `Bearer ${tokens.access_token}` };
+    const auth = { authorization: `Bearer ${await deviceToken('openid device.approve')}` };
 
     const approveMe = field(
       await backchannelRequest(server, CIBA.poll, { scope: 'openid', login_hint: 'alice', binding_message: 'api approve' }),
@@ -516,7 +611,6 @@ describe('the authentication device: sessions, step-up and the JSON API', () => 
     expectError(await act(approveRid, 'approve', { code: '000000' }), 400, 'invalid_grant');
     expectError(await act('unknown', 'approve', { code: '123456' }), 404, 'not_found');
     server.clock.advance(30);
-    const { totpNow } = await import('../helpers/browser.js');
     const approved = await act(approveRid, 'approve', { code: await totpNow(DEMO.alice.totpSecret, server.clock.now()) });
     assert.deepEqual([approved.status, approved.body], [200, { status: 'approved' }]);
     expectError(await act(approveRid, 'deny'), 400, 'invalid_request');

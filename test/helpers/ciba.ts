@@ -208,11 +208,14 @@ export class Device {
     }
   }
 
-  /** Approves with a fresh TOTP code (the clock moves one step, so the code is new); returns the notice shown. */
+  /**
+   * Approves with a fresh TOTP code (the clock moves one step, so the code
+   * is new), or with exactly `code`, the clock left alone; returns the notice.
+   */
   async approve(rid: string, options: { code?: string } = {}): Promise<string> {
+    if (options.code !== undefined) return this.#act(rid, 'approve', { code: options.code });
     this.#server.clock.advance(30);
-    const code = options.code ?? (await totpNow(DEMO.alice.totpSecret, this.#server.clock.now()));
-    return this.#act(rid, 'approve', { code });
+    return this.#act(rid, 'approve', { code: await totpNow(DEMO.alice.totpSecret, this.#server.clock.now()) });
   }
 
   deny(rid: string): Promise<string> {

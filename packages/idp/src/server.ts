@@ -2,8 +2,7 @@ import { type Clock, systemClock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { Backchannel } from './ciba/backchannel.js';
-import { expireDue } from './ciba/decide.js';
-import { Notifier } from './ciba/notify.js';
+import { expireDue, redeliverStale } from './ciba/decide.js';
 import type { ParsedConfig } from './config/schema.js';
 import { endpointsFor, type IdpContext, PATHS } from './context.js';
 import { deviceRoutes } from './device/routes.js';
@@ -40,8 +39,6 @@ export interface Idp {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
-/** Requests whose expiry timer was lost (a restart, another node) are expired by this sweep. */
-const CIBA_EXPIRY_SWEEP_MS = 15_000;
 
 /**
  * Assembles the identity provider: realm from config, keys from the store,
@@ -74,8 +71,11 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   );
   const app = createHttpApp(options.logger);
   const { ciba } = config;
-  const notifier = new Notifier(app.log, { timeout: ciba.notification_timeout, attempts: ciba.notification_attempts, backoffMs: 1000 });
-  const backchannel = new Backchannel(notifier);
+  const backchannel = new Backchannel(app.log, {
+    timeout: ciba.notification_timeout,
+    attempts: ciba.notification_attempts,
+    backoffMs: 1000,
+  });
   const context: IdpContext = {
     realm,
     store,
@@ -108,8 +108,11 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       config.keys.reload_interval * 1000,
     ),
     setInterval(
-      () => void expireDue(context).catch((e: unknown) => app.log.error({ err: String(e) }, 'CIBA expiry sweep failed')),
-      CIBA_EXPIRY_SWEEP_MS,
+      () =>
+        void Promise.all([expireDue(context), redeliverStale(context)]).catch((e: unknown) =>
+          app.log.error({ err: String(e) }, 'CIBA sweep failed'),
+        ),
+      ciba.sweep_interval * 1000,
     ),
     setInterval(() => void store.sweep().catch((e: unknown) => app.log.error({ err: String(e) }, 'sweep failed')), SWEEP_INTERVAL_MS),
   ];

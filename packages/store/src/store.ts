@@ -29,7 +29,8 @@ export type RecordKind =
   | 'ciba_handle'
   | 'ciba_decision'
   | 'device_session'
-  | 'device_login';
+  | 'device_login'
+  | 'ciba_outbox';
 
 export interface StoredRecord<T> {
   readonly kind: RecordKind;

@@ -39,6 +39,8 @@ export const BACKCHANNEL_PARAMETERS = [
 
 /** CIBA §7.1: the notification token is a bearer credential of at most 1024 characters. */
 const MAX_NOTIFICATION_TOKEN = 1024;
+/** RFC 6750 §2.1 b64token: what can be sent back in `Authorization: Bearer`. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** Unicode "other" (controls, format characters, unassigned, private use, surrogates): never shown on a device. */
 const UNPRINTABLE = /\p{C}/u;
 /** What a device can show as the level of an approval, strongest first. */
@@ -89,14 +91,19 @@ function checkAcrValues(acrValues: string | undefined, user: User): string[] {
  * codes count towards the same kind of lockout as passwords, so it cannot be
  * guessed through the back channel.
  */
-async function checkUserCode(ctx: IdpContext, user: User, userCode: string | undefined): Promise<void> {
+async function checkUserCode(ctx: IdpContext, client: Client, user: User, userCode: string | undefined): Promise<void> {
   if (!user.userCodeHash) return;
   if (userCode === undefined) throw MissingUserCode('this user requires a user_code');
-  if (userCode.length > 256 || !(await reserveAttempt(ctx, 'user_code', user.username))) {
-    throw InvalidUserCode('the user_code is not valid');
-  }
-  if (!(await verifySecret(user.userCodeHash, userCode))) throw InvalidUserCode('the user_code is not valid');
-  await clearFailures(ctx, 'user_code', user.username);
+  // Counted per client and user: one misbehaving agent cannot lock the code for the others.
+  const counter = `${client.id}/${user.username}`;
+  const refuse = (reason: string) => {
+    ctx.log.warn({ event: 'ciba.user_code_refused', client: client.id, user: sha256(user.sub).slice(0, 16), reason }, 'user_code refused');
+    return InvalidUserCode('the user_code is not valid');
+  };
+  if (userCode.length > 256) throw refuse('too long');
+  if (!(await reserveAttempt(ctx, 'user_code', counter))) throw refuse('locked');
+  if (!(await verifySecret(user.userCodeHash, userCode))) throw refuse('wrong');
+  await clearFailures(ctx, 'user_code', counter);
 }
 
 /**
@@ -125,6 +132,9 @@ export async function startBackchannelAuthentication(
   if (notifies && (notificationToken as string).length > MAX_NOTIFICATION_TOKEN) {
     throw InvalidRequest(`client_notification_token must be at most ${MAX_NOTIFICATION_TOKEN} characters`);
   }
+  if (notifies && !B64TOKEN.test(notificationToken as string)) {
+    throw InvalidRequest('client_notification_token must be a bearer token (RFC 6750 §2.1 b64token)');
+  }
   const bindingMessage = checkBindingMessage(ctx, p.binding_message);
   const lifetime = checkExpiry(ctx, p.requested_expiry);
   let authorizationDetails: AuthorizationDetail[] | undefined;
@@ -135,7 +145,7 @@ export async function startBackchannelAuthentication(
   const acrValues = checkAcrValues(p.acr_values, user);
   // RFC 9396 §6: the same policy as at the authorization endpoint, for this user.
   if (authorizationDetails) ctx.realm.detailPolicy.check(authorizationDetails, client, user);
-  await checkUserCode(ctx, user, p.user_code);
+  await checkUserCode(ctx, client, user, p.user_code);
 
   const now = ctx.clock.now();
   const authReqId = randomToken(32);

@@ -1,4 +1,5 @@
-import type { Notifier } from './notify.js';
+import type { FastifyBaseLogger } from 'fastify';
+import { type DeliveryPolicy, Notifier } from './notify.js';
 
 /**
  * The live side of CIBA on one node: who is watching a user's pending
@@ -11,9 +12,14 @@ export class Backchannel {
   readonly notifier: Notifier;
   readonly #listeners = new Map<string, Set<() => void>>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #shutdown = new AbortController();
 
-  constructor(notifier: Notifier) {
-    this.notifier = notifier;
+  constructor(log: FastifyBaseLogger, delivery: DeliveryPolicy) {
+    this.notifier = new Notifier(log, delivery, this.#shutdown.signal);
+  }
+
+  get closed(): boolean {
+    return this.#shutdown.signal.aborted;
   }
 
   /** Calls `listener` whenever this user's requests change on this node; returns the unsubscribe function. */
@@ -33,6 +39,7 @@ export class Backchannel {
 
   /** Runs `task` after `seconds`, unless the node closes first. */
   later(seconds: number, task: () => Promise<void>): void {
+    if (this.closed) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       void task();
@@ -42,6 +49,7 @@ export class Backchannel {
   }
 
   close(): void {
+    this.#shutdown.abort();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#listeners.clear();

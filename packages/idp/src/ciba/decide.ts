@@ -4,7 +4,9 @@ import type { IdpContext } from '../context.js';
 import { issueForGrant } from '../grants/issue-for-grant.js';
 import { linkGrant } from '../tokens/grant-links.js';
 import type { Grant } from '../tokens/model.js';
+import { revokeGrant } from '../tokens/revoke-grant.js';
 import { type CibaDecision, type CibaHandle, type CibaRequest, ownerKey, RECORD_GRACE_SECONDS, requestKey } from './model.js';
+import type { DeliveryOutcome } from './notify.js';
 
 /** How the user proved it was them when approving (RFC 8176 amr values, and the acr that follows). */
 export interface Approval {
@@ -39,8 +41,11 @@ export async function findRequest(ctx: IdpContext, sub: string, rid: string): Pr
  */
 async function decide(ctx: IdpContext, request: CibaRequest, decision: CibaDecision): Promise<DecisionResult> {
   const key = requestKey(request.sub, request.rid);
-  const recorded = await ctx.store.insert('ciba_decision', key, decision, { expiresAt: request.expiresAt + RECORD_GRACE_SECONDS });
+  const kept = { expiresAt: request.expiresAt + RECORD_GRACE_SECONDS };
+  const recorded = await ctx.store.insert('ciba_decision', key, decision, kept);
   if (!recorded) return 'already_decided';
+  // The outbox: if this node stops before the client is told, another node's sweep tells it.
+  if (request.notification) await ctx.store.insert<OutboxEntry>('ciba_outbox', key, { requestKey: key }, kept);
   ctx.log.info(
     {
       event: `ciba.${decision.outcome}`,
@@ -51,10 +56,56 @@ async function decide(ctx: IdpContext, request: CibaRequest, decision: CibaDecis
     'CIBA decision',
   );
   ctx.backchannel.changed(request.sub);
-  void notifyClient(ctx, request, decision).catch((error: unknown) =>
-    ctx.log.error({ event: 'ciba.notification_failed', request: request.rid, err: String(error) }, 'CIBA notification failed'),
-  );
+  if (request.notification) void deliverOutcome(ctx, request, decision);
   return 'recorded';
+}
+
+interface OutboxEntry {
+  readonly requestKey: string;
+}
+
+/** Seconds after which an undelivered notification is taken over by a sweep (longer than a node's own retries take). */
+const OUTBOX_STALE_SECONDS = 60;
+
+/**
+ * Tells the client, then forgets what that took: the outbox entry, and the
+ * raw auth_req_id and notification token kept for the purpose (ADR 0007).
+ * A delivery cut short by shutdown leaves both for another node.
+ */
+async function deliverOutcome(ctx: IdpContext, request: CibaRequest, decision: CibaDecision): Promise<void> {
+  const key = requestKey(request.sub, request.rid);
+  try {
+    if ((await notifyClient(ctx, request, decision)) === 'aborted') return;
+    await ctx.store.delete('ciba_outbox', key);
+    const { notification: _secrets, ...rest } = request;
+    await ctx.store.upsert<CibaRequest>(
+      'ciba_request',
+      key,
+      { ...rest, notification: undefined },
+      {
+        expiresAt: request.expiresAt + RECORD_GRACE_SECONDS,
+      },
+    );
+  } catch (error) {
+    ctx.log.error({ event: 'ciba.notification_failed', request: request.rid, err: String(error) }, 'CIBA notification failed');
+  }
+}
+
+/** Notifications a stopped node left in the outbox, delivered by whichever node claims them first. */
+export async function redeliverStale(ctx: IdpContext): Promise<number> {
+  const stale = ctx.clock.now() - OUTBOX_STALE_SECONDS;
+  let taken = 0;
+  for (const entry of await ctx.store.list<OutboxEntry>('ciba_outbox')) {
+    if (entry.createdAt > stale || entry.consumedAt !== null) continue;
+    if (!(await ctx.store.consume('ciba_outbox', entry.id))?.first) continue;
+    const request = (await ctx.store.find<CibaRequest>('ciba_request', entry.value.requestKey))?.value;
+    const decision = (await ctx.store.find<CibaDecision>('ciba_decision', entry.value.requestKey))?.value;
+    if (!request || !decision) continue;
+    ctx.log.info({ event: 'ciba.notification_resumed', client: request.clientId, request: request.rid }, 'CIBA notification resumed');
+    await deliverOutcome(ctx, request, decision);
+    taken++;
+  }
+  return taken;
 }
 
 /**
@@ -84,7 +135,8 @@ export async function expireDue(ctx: IdpContext): Promise<number> {
   const now = ctx.clock.now();
   let expired = 0;
   for (const { value } of await ctx.store.list<CibaRequest>('ciba_request')) {
-    if (value.expiresAt <= now && (await expire(ctx, value)) === 'recorded') expired++;
+    if (value.expiresAt > now || (await ctx.store.find('ciba_decision', requestKey(value.sub, value.rid)))) continue;
+    if ((await expire(ctx, value)) === 'recorded') expired++;
   }
   return expired;
 }
@@ -146,24 +198,31 @@ export async function redeem(
  * learns which at the token endpoint. Push carries the tokens themselves, or
  * the error. Poll clients are not called.
  */
-async function notifyClient(ctx: IdpContext, request: CibaRequest, decision: CibaDecision): Promise<void> {
+async function notifyClient(ctx: IdpContext, request: CibaRequest, decision: CibaDecision): Promise<DeliveryOutcome | undefined> {
   const client = ctx.realm.clients.get(request.clientId);
   const notification = request.notification;
-  if (!client?.notificationEndpoint || !notification || client.deliveryMode === 'poll') return;
+  if (!client?.notificationEndpoint || !notification || client.deliveryMode === 'poll') return undefined;
   const authReqId = notification.authReqId;
   const target = { clientId: client.id, rid: request.rid, endpoint: client.notificationEndpoint, token: notification.token };
-  if (client.deliveryMode === 'ping') {
-    await ctx.backchannel.notifier.deliver(target, 'ping', { auth_req_id: authReqId });
-    return;
-  }
+  if (client.deliveryMode === 'ping') return ctx.backchannel.notifier.deliver(target, 'ping', { auth_req_id: authReqId });
   if (decision.outcome === 'approved') {
     const tokens = await redeem(ctx, request, decision, { pushedFor: authReqId });
-    if (tokens) await ctx.backchannel.notifier.deliver(target, 'push', { auth_req_id: authReqId, ...tokens });
-    return;
+    if (!tokens) {
+      // Consumed already: a node that stopped mid-push. Whether the client got the tokens is unknown.
+      ctx.log.warn({ event: 'ciba.push_unknown', client: client.id, request: request.rid }, 'CIBA push outcome unknown');
+      return undefined;
+    }
+    const outcome = await ctx.backchannel.notifier.deliver(target, 'push', { auth_req_id: authReqId, ...tokens });
+    if (outcome === 'refused' || outcome === 'abandoned') {
+      // Tokens nobody received must not stay valid: nobody can fetch them later (push clients cannot poll).
+      await revokeGrant(ctx.store, decision.grantId);
+      ctx.log.warn({ event: 'ciba.push_revoked', client: client.id, request: request.rid }, 'undelivered CIBA tokens revoked');
+    }
+    return outcome;
   }
   const error =
     decision.outcome === 'denied'
       ? { error: 'access_denied', error_description: 'the user denied the request' }
       : { error: 'expired_token', error_description: 'the request expired before the user decided' };
-  await ctx.backchannel.notifier.deliver(target, 'push_error', { auth_req_id: authReqId, ...error });
+  return ctx.backchannel.notifier.deliver(target, 'push_error', { auth_req_id: authReqId, ...error });
 }

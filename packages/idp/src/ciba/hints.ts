@@ -5,6 +5,9 @@ import { DEFAULTS } from '../config/defaults.js';
 import type { IdpContext } from '../context.js';
 import type { Client, User } from '../realm.js';
 
+/** A login_hint_token living longer than this is refused. */
+const MAX_HINT_LIFETIME = 600;
+
 export interface Hints {
   readonly login_hint?: string | undefined;
   readonly id_token_hint?: string | undefined;
@@ -17,9 +20,9 @@ export interface Hints {
  * - `id_token_hint`: an ID token this IdP issued to this client (expired ones
  *   included: the hint only identifies; the user still approves on the device).
  * - `login_hint_token`: a JWT the client signs with a key from its registered
- *   `jwks`: `iss` = client_id, `aud` = the issuer, `exp`, and `sub_id` as an
- *   RFC 9493 subject identifier in the `email`, `opaque` (the user's sub) or
- *   `iss_sub` (this issuer) format.
+ *   `jwks`: `iss` = client_id, `aud` = the issuer, `exp` (at most ten minutes
+ *   ahead), no `sub`, and `sub_id` as an RFC 9493 subject identifier in the
+ *   `email`, `opaque` (the user's sub) or `iss_sub` (this issuer) format.
  * Any hint that names nobody is `unknown_user_id` (CIBA §13).
  */
 export async function resolveHint(ctx: IdpContext, client: Client, hints: Hints): Promise<User> {
@@ -62,6 +65,12 @@ async function byLoginHintToken(ctx: IdpContext, client: Client, token: string):
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw ExpiredLoginHintToken('the login_hint_token has expired');
     throw InvalidRequest('login_hint_token is not a valid JWT signed by this client');
+  }
+  // Signed with the same keys as the client's assertions: never let one pass for the other (RFC 8725 §3.11).
+  // A hint names its user in sub_id, so a `sub` (which an assertion must have) is refused, and it is short-lived.
+  if (payload.sub !== undefined) throw InvalidRequest('login_hint_token must not carry sub; use sub_id');
+  if ((payload.exp ?? 0) - ctx.clock.now() > MAX_HINT_LIFETIME) {
+    throw InvalidRequest(`login_hint_token must expire within ${MAX_HINT_LIFETIME} seconds`);
   }
   const subject = payload.sub_id as { format?: unknown; email?: unknown; id?: unknown; iss?: unknown; sub?: unknown };
   if (typeof subject !== 'object' || subject === null) throw InvalidRequest('login_hint_token sub_id must be an object');

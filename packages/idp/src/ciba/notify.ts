@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 
 /** What a notification carries (CIBA §10.2 ping, §10.3 push, §12 push error). Never logged. */
@@ -21,7 +22,8 @@ export interface DeliveryPolicy {
   readonly backoffMs: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+/** How a delivery ended: acknowledged (2xx), refused (3xx/4xx: final), abandoned after the last retry, or cut short by shutdown. */
+export type DeliveryOutcome = 'delivered' | 'refused' | 'abandoned' | 'aborted';
 
 /**
  * Delivers ping and push notifications to a client's registered endpoint
@@ -30,48 +32,55 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).u
  * failure: the registered endpoint is the only place a token may go).
  * Network errors, timeouts and 5xx are retried with exponential backoff; a
  * 4xx is the client's final answer and is not. Every attempt is logged with
- * its outcome, without the body or the bearer token.
+ * its outcome, without the body or the bearer token. Shutdown cuts retries
+ * short; the store's outbox lets another node finish the job (decide.ts).
  */
 export class Notifier {
   readonly #log: FastifyBaseLogger;
   readonly #policy: DeliveryPolicy;
+  /** Aborted when the node shuts down: in-flight attempts and backoff waits end at once. */
+  readonly #shutdown: AbortSignal;
 
-  constructor(log: FastifyBaseLogger, policy: DeliveryPolicy) {
+  constructor(log: FastifyBaseLogger, policy: DeliveryPolicy, shutdown: AbortSignal) {
     this.#log = log;
     this.#policy = policy;
+    this.#shutdown = shutdown;
   }
 
-  /** Resolves true once the client acknowledged with a 2xx; false after the last failed attempt. */
-  async deliver(target: NotificationTarget, kind: NotificationKind, body: NotificationBody): Promise<boolean> {
+  async deliver(target: NotificationTarget, kind: NotificationKind, body: NotificationBody): Promise<DeliveryOutcome> {
     const { attempts, backoffMs, timeout } = this.#policy;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (this.#shutdown.aborted) return 'aborted';
       const entry = { event: 'ciba.notification', kind, client: target.clientId, request: target.rid, attempt };
-      let retry: boolean;
       try {
         const response = await fetch(target.endpoint, {
           method: 'POST',
           headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
           body: JSON.stringify(body),
           redirect: 'manual',
-          signal: AbortSignal.timeout(timeout * 1000),
+          signal: AbortSignal.any([AbortSignal.timeout(timeout * 1000), this.#shutdown]),
         });
         await response.body?.cancel();
         const delivered = response.status >= 200 && response.status < 300;
         this.#log.info({ ...entry, status: response.status, outcome: delivered ? 'delivered' : 'refused' }, 'CIBA notification');
-        if (delivered) return true;
-        retry = response.status >= 500;
+        if (delivered) return 'delivered';
+        if (response.status < 500) return 'refused';
       } catch (error) {
+        if (this.#shutdown.aborted) return 'aborted';
         const reason = error instanceof Error ? (error.name === 'TimeoutError' ? 'timeout' : error.name) : 'unknown';
         this.#log.warn({ ...entry, outcome: 'network_error', reason }, 'CIBA notification failed');
-        retry = true;
       }
-      if (!retry || attempt === attempts) break;
-      await sleep(backoffMs * 2 ** (attempt - 1));
+      if (attempt === attempts) break;
+      try {
+        await sleep(backoffMs * 2 ** (attempt - 1), undefined, { signal: this.#shutdown, ref: false });
+      } catch {
+        return 'aborted';
+      }
     }
     this.#log.warn(
       { event: 'ciba.notification_abandoned', kind, client: target.clientId, request: target.rid },
       'CIBA notification not delivered',
     );
-    return false;
+    return 'abandoned';
   }
 }

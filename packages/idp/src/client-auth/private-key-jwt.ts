@@ -46,6 +46,8 @@ export async function verifyClientAssertion(
   } catch (error) {
     throw fail(`assertion rejected: ${error instanceof Error ? error.name : 'unknown'}`);
   }
+  // A CIBA login_hint_token (which names a user in sub_id) is signed with the same keys: it is not an assertion.
+  if (payload.sub_id !== undefined) throw fail('a login_hint_token is not a client assertion');
   // A multi-valued aud could have been minted for another server too; only a single string is ours alone.
   if (typeof payload.aud !== 'string') throw fail('assertion aud must be the issuer as a single string');
   const exp = payload.exp ?? now;

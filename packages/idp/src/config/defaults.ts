@@ -62,6 +62,7 @@ export const DEFAULTS = {
     deviceLoginCookieName: 'palisade_device_login',
     notificationTimeout: 5,
     notificationAttempts: 4,
+    sweepInterval: 15,
   },
   clockSkew: 30,
   scopes: ['openid', 'profile', 'email', 'offline_access'],

@@ -87,8 +87,6 @@ const client = z.strictObject({
   backchannel_token_delivery_mode: z.enum(DELIVERY_MODES).optional(),
   /** CIBA §4: where ping and push notifications go (https, or loopback http when the issuer is loopback). */
   backchannel_client_notification_endpoint: absoluteUrl.optional(),
-  /** CIBA §4: the client can send a `user_code`. */
-  backchannel_user_code_parameter: z.boolean().default(false),
 });
 
 /** A JSON Schema fragment, checked by compiling it with ajv at start-up (cross-check). */
@@ -234,6 +232,8 @@ export const configSchema = z.strictObject({
       notification_timeout: seconds.max(60).default(DEFAULTS.ciba.notificationTimeout),
       /** Delivery attempts after network errors or 5xx (backoff doubles from 1 s); never after a 4xx. */
       notification_attempts: z.number().int().min(1).max(10).default(DEFAULTS.ciba.notificationAttempts),
+      /** Seconds between sweeps that expire requests whose timer was lost and resume notifications a stopped node left. */
+      sweep_interval: seconds.max(300).default(DEFAULTS.ciba.sweepInterval),
     })
     .prefault({}),
   authorization_details_types: z

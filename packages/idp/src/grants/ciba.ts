@@ -41,6 +41,8 @@ export const cibaGrant: GrantHandler<(typeof parameters)[number]> = {
     if (!found) throw InvalidGrant('the auth_req_id is invalid');
     const request = found.value;
     const decision = (await ctx.store.find<CibaDecision>('ciba_decision', handle.value.requestKey))?.value;
+    // CIBA §7.3: expires_in is the life of the auth_req_id itself; an approval does not extend it.
+    if (decision?.outcome === 'expired' || request.expiresAt <= ctx.clock.now()) throw ExpiredToken('the request expired');
 
     if (decision?.outcome === 'approved') {
       const tokens = await redeem(ctx, request, decision);
@@ -48,8 +50,6 @@ export const cibaGrant: GrantHandler<(typeof parameters)[number]> = {
       return tokens;
     }
     if (decision?.outcome === 'denied') throw AccessDenied('the user denied the request');
-    if (decision?.outcome === 'expired' || request.expiresAt <= ctx.clock.now())
-      throw ExpiredToken('the request expired before the user decided');
 
     // Pacing in wall-clock milliseconds: whole seconds would turn a poll exactly `interval` later into a slow_down.
     const nowMs = Date.now();

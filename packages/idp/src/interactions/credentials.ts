@@ -53,9 +53,9 @@ interface LastStep {
 
 /**
  * The second factor (RFC 6238 TOTP: SHA-1, 6 digits, 30 s). A code is
- * accepted once: the last accepted time step is stored per user and any step
- * at or before it is refused (RFC 6238 §5.2, replay), whether it was used to
- * sign in or to approve a request on the device.
+ * accepted once: each accepted time step is claimed atomically, and the last
+ * one is stored per user so any step at or before it is refused (RFC 6238
+ * §5.2, replay), whether the code signs in or approves a request.
  */
 export async function checkTotp(ctx: IdpContext, reply: FastifyReply, user: User, code: string): Promise<FactorResult<undefined>> {
   if (!user.totpSecret) return { ok: false, reason: 'invalid' };
@@ -71,16 +71,19 @@ export async function checkTotp(ctx: IdpContext, reply: FastifyReply, user: User
     epochTolerance: TOLERANCE_SECONDS,
     ...(last ? { afterTimeStep: last.value.step } : {}),
   });
-  if (!result.valid) {
+  const step = result.valid && 'timeStep' in result ? result.timeStep : undefined;
+  // The read above is not a lock: parallel requests with one code would all pass it. Claiming the
+  // step with insert-or-refuse lets exactly one of them through (RFC 6238 §5.2, across nodes too).
+  const claimed =
+    step !== undefined &&
+    (await ctx.store.insert('replay', `totp:${user.sub}:${step}`, {}, { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS }));
+  if (!claimed) {
     logRefusal(reply, 'user.totp_failed', user.username);
     return { ok: false, reason: 'invalid' };
   }
-  await ctx.store.upsert<LastStep>(
-    'totp_last_step',
-    user.sub,
-    { step: 'timeStep' in result ? result.timeStep : Math.floor(ctx.clock.now() / 30) },
-    { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS },
-  );
+  if (!last || step > last.value.step) {
+    await ctx.store.upsert<LastStep>('totp_last_step', user.sub, { step }, { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS });
+  }
   await clearFailures(ctx, 'totp', user.username);
   return { ok: true, value: undefined };
 }
