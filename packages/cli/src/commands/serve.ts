@@ -15,6 +15,7 @@ export async function serveIdp(config: ParsedConfig): Promise<Running> {
     urls: {
       'Identity provider (issuer)': config.issuer,
       'OpenID discovery': `${config.issuer}/.well-known/openid-configuration`,
+      'Authentication device (CIBA)': `${config.issuer}/device`,
     },
     async close() {
       await idp.close();
