@@ -219,6 +219,57 @@ describe('configuration (docs/configuration.md)', () => {
       expected: /^clients\[6\]\.client_id: duplicate client_id ops-bot \(first at clients\[0\]\)$/,
     },
     {
+      name: 'a CIBA ping client without a notification endpoint',
+      edit: (d) => {
+        delete (d.clients[3] as Record<string, unknown>).backchannel_client_notification_endpoint;
+      },
+      expected: /^clients\[3\]\.backchannel_client_notification_endpoint is required in ping mode$/,
+    },
+    {
+      name: 'a plain-http notification endpoint that is not loopback',
+      edit: (d) => {
+        (d.clients[3] as Record<string, unknown>).backchannel_client_notification_endpoint = 'http://gateway.internal.example/ciba';
+      },
+      expected: /^clients\[3\]\.backchannel_client_notification_endpoint must use https/,
+    },
+    {
+      name: 'a loopback http notification endpoint under an https issuer',
+      edit: (d) => {
+        d.issuer = 'https://idp.internal.example';
+      },
+      expected: /^clients\[3\]\.backchannel_client_notification_endpoint must use https/,
+    },
+    {
+      name: 'a CIBA client without a delivery mode',
+      edit: (d) => {
+        delete (d.clients[1] as Record<string, unknown>).backchannel_token_delivery_mode;
+      },
+      expected: /^clients\[1\]\.backchannel_token_delivery_mode is required with the CIBA grant type$/,
+    },
+    {
+      name: 'a public CIBA client',
+      edit: (d) => {
+        const cli = d.clients[2] as Record<string, unknown>;
+        cli.grant_types = ['authorization_code', 'urn:openid:params:grant-type:ciba'];
+        cli.backchannel_token_delivery_mode = 'poll';
+      },
+      expected: /^clients\[2\]\.grant_types: a public client cannot use CIBA/,
+    },
+    {
+      name: 'backchannel settings without the CIBA grant',
+      edit: (d) => {
+        (d.clients[0] as Record<string, unknown>).backchannel_token_delivery_mode = 'poll';
+      },
+      expected: /^clients\[0\]: backchannel settings need the urn:openid:params:grant-type:ciba grant type$/,
+    },
+    {
+      name: 'two users with one email in different case',
+      edit: (d) => {
+        (d.users[1] as Record<string, unknown>).email = 'Alice@Example.com';
+      },
+      expected: /^users\[1\]\.email: duplicate email alice@example\.com \(first at users\[0\]\)$/,
+    },
+    {
       name: 'a code lifetime over 60 s',
       edit: (d) => {
         d.lifetimes = { authorization_code: 600 };
