@@ -5,7 +5,14 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const roots = ['packages/core/dist/test', 'packages/store/dist/test', 'packages/idp/dist/test', 'packages/cli/dist/test', 'test/dist/e2e'];
+const roots = [
+  'packages/core/dist/test',
+  'packages/store/dist/test',
+  'packages/audit/dist/test',
+  'packages/idp/dist/test',
+  'packages/cli/dist/test',
+  'test/dist/e2e',
+];
 
 function collect(dir) {
   let entries;

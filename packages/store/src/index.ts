@@ -1,3 +1,15 @@
 export { MIGRATIONS, migrate, PostgresStore } from './postgres.js';
 export { SqliteStore } from './sqlite.js';
-export type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
+export type {
+  AuditCheckpointRow,
+  AuditIndex,
+  AuditLink,
+  AuditQuery,
+  AuditRow,
+  AuditStore,
+  ConsumeResult,
+  RecordKind,
+  Store,
+  StoredRecord,
+  WriteOptions,
+} from './store.js';

@@ -1,8 +1,20 @@
 import type { Clock } from '@palisade/core';
 import { systemClock } from '@palisade/core';
 import pg from 'pg';
+import { type AuditSqlRow, auditWhere, toAuditRow } from './audit-sql.js';
 import { type RecordRow as Row, toRecord } from './row.js';
-import type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
+import type {
+  AuditCheckpointRow,
+  AuditIndex,
+  AuditLink,
+  AuditQuery,
+  AuditRow,
+  ConsumeResult,
+  RecordKind,
+  Store,
+  StoredRecord,
+  WriteOptions,
+} from './store.js';
 
 /**
  * Versioned schema migrations, applied in order, each once, under an
@@ -25,7 +37,41 @@ CREATE TABLE palisade_records (
 CREATE INDEX palisade_records_grant ON palisade_records (grant_id) WHERE grant_id IS NOT NULL;
 CREATE INDEX palisade_records_expiry ON palisade_records (expires_at) WHERE expires_at IS NOT NULL;`,
   },
+  {
+    version: 2,
+    sql: `
+CREATE TABLE palisade_audit (
+  seq      bigint PRIMARY KEY,
+  entry    text   NOT NULL,
+  prev     text   NOT NULL,
+  hash     text   NOT NULL,
+  time     bigint NOT NULL,
+  event    text   NOT NULL,
+  trace_id text,
+  sub      text,
+  client   text,
+  outcome  text   NOT NULL
+);
+CREATE INDEX palisade_audit_trace ON palisade_audit (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX palisade_audit_sub ON palisade_audit (sub, time);
+CREATE INDEX palisade_audit_time ON palisade_audit (time);
+CREATE TABLE palisade_audit_checkpoints (
+  seq        bigint PRIMARY KEY,
+  hash       text   NOT NULL,
+  signature  text   NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE FUNCTION palisade_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+CREATE TRIGGER palisade_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON palisade_audit
+  FOR EACH STATEMENT EXECUTE FUNCTION palisade_audit_append_only();
+CREATE TRIGGER palisade_audit_checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON palisade_audit_checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION palisade_audit_append_only();`,
+  },
 ];
+
+/** pg_advisory_xact_lock key serializing appends to the audit chain across nodes: "palisade audit". */
+const AUDIT_LOCK = 0x61756474;
 
 /** An arbitrary, fixed key for pg_advisory_xact_lock: "palisade migrations". */
 const MIGRATION_LOCK = 0x70616c69;
@@ -174,6 +220,69 @@ export class PostgresStore implements Store {
       (await this.#query('DELETE FROM palisade_records WHERE expires_at IS NOT NULL AND expires_at <= $now', { now: this.#clock.now() }))
         .rowCount ?? 0
     );
+  }
+
+  async appendAudit(entries: readonly { entry: string; index: AuditIndex }[], link: AuditLink, genesis: string): Promise<number> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      // One appender at a time across every node: the chain has exactly one end.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      const last = (await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM palisade_audit ORDER BY seq DESC LIMIT 1'))
+        .rows[0];
+      let seq = Number(last?.seq ?? 0);
+      let prev = last?.hash ?? genesis;
+      for (const { entry, index } of entries) {
+        seq++;
+        const hash = link(prev, seq, entry);
+        await client.query(
+          sql(
+            `INSERT INTO palisade_audit (seq, entry, prev, hash, time, event, trace_id, sub, client, outcome)
+             VALUES ($seq, $entry, $prev, $hash, $time, $event, $traceId, $sub, $client, $outcome)`,
+            { seq, entry, prev, hash, ...index },
+          ),
+        );
+        prev = hash;
+      }
+      await client.query('COMMIT');
+      return seq;
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async readAudit(query: AuditQuery = {}): Promise<AuditRow[]> {
+    const { where, params } = auditWhere(query, '$');
+    const limit = params.limit === -1 ? null : params.limit;
+    const result = await this.#pool.query<AuditSqlRow>(
+      sql(`SELECT * FROM palisade_audit ${where} ORDER BY seq LIMIT $limit`, { ...params, limit }),
+    );
+    return result.rows.map(toAuditRow);
+  }
+
+  async addAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
+    await this.#pool.query(
+      sql(
+        `INSERT INTO palisade_audit_checkpoints (seq, hash, signature, created_at) VALUES ($seq, $hash, $signature, $createdAt)
+         ON CONFLICT (seq) DO NOTHING`,
+        { ...checkpoint },
+      ),
+    );
+  }
+
+  async auditCheckpoints(): Promise<AuditCheckpointRow[]> {
+    const result = await this.#pool.query<{ seq: string; hash: string; signature: string; created_at: string }>(
+      'SELECT seq, hash, signature, created_at FROM palisade_audit_checkpoints ORDER BY seq',
+    );
+    return result.rows.map((row) => ({
+      seq: Number(row.seq),
+      hash: row.hash,
+      signature: row.signature,
+      createdAt: Number(row.created_at),
+    }));
   }
 
   async close(): Promise<void> {

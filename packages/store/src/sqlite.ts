@@ -3,8 +3,20 @@ import { dirname } from 'node:path';
 import type { Clock } from '@palisade/core';
 import { systemClock } from '@palisade/core';
 import Database from 'better-sqlite3';
+import { type AuditSqlRow, auditWhere, toAuditRow } from './audit-sql.js';
 import { type RecordRow as Row, toRecord } from './row.js';
-import type { ConsumeResult, RecordKind, Store, StoredRecord, WriteOptions } from './store.js';
+import type {
+  AuditCheckpointRow,
+  AuditIndex,
+  AuditLink,
+  AuditQuery,
+  AuditRow,
+  ConsumeResult,
+  RecordKind,
+  Store,
+  StoredRecord,
+  WriteOptions,
+} from './store.js';
 
 /**
  * The store holds private signing keys and grant state: only this user may
@@ -33,6 +45,31 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_grant ON records (grant_id) WHERE grant_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS audit (
+  seq      INTEGER PRIMARY KEY,
+  entry    TEXT    NOT NULL,
+  prev     TEXT    NOT NULL,
+  hash     TEXT    NOT NULL,
+  time     INTEGER NOT NULL,
+  event    TEXT    NOT NULL,
+  trace_id TEXT,
+  sub      TEXT,
+  client   TEXT,
+  outcome  TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_trace ON audit (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_sub ON audit (sub, time);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  seq        INTEGER PRIMARY KEY,
+  hash       TEXT    NOT NULL,
+  signature  TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 `;
 
 /**
@@ -93,6 +130,15 @@ export class SqliteStore implements Store {
         `SELECT * FROM records WHERE kind = @kind AND id >= @prefix AND id < @upper AND ${live} ORDER BY created_at, id`,
       ),
       sweep: this.#db.prepare('DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= @now'),
+      auditLast: this.#db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
+      auditInsert: this.#db.prepare(
+        `INSERT INTO audit (seq, entry, prev, hash, time, event, trace_id, sub, client, outcome)
+         VALUES (@seq, @entry, @prev, @hash, @time, @event, @traceId, @sub, @client, @outcome)`,
+      ),
+      checkpointInsert: this.#db.prepare(
+        'INSERT OR IGNORE INTO audit_checkpoints (seq, hash, signature, created_at) VALUES (@seq, @hash, @signature, @createdAt)',
+      ),
+      checkpoints: this.#db.prepare('SELECT seq, hash, signature, created_at FROM audit_checkpoints ORDER BY seq'),
     };
   }
 
@@ -142,6 +188,41 @@ export class SqliteStore implements Store {
   async sweep(): Promise<number> {
     const now = this.#clock.now();
     return this.#write(() => this.#stmt.sweep.run({ now }).changes);
+  }
+
+  async appendAudit(entries: readonly { entry: string; index: AuditIndex }[], link: AuditLink, genesis: string): Promise<number> {
+    // Inside the IMMEDIATE write transaction: no other writer, in this process or another, can append between the read and the inserts.
+    return this.#write(() => {
+      const last = this.#stmt.auditLast.get() as { seq: number; hash: string } | undefined;
+      let seq = last?.seq ?? 0;
+      let prev = last?.hash ?? genesis;
+      for (const { entry, index } of entries) {
+        seq++;
+        const hash = link(prev, seq, entry);
+        this.#stmt.auditInsert.run({ seq, entry, prev, hash, ...index });
+        prev = hash;
+      }
+      return seq;
+    });
+  }
+
+  async readAudit(query: AuditQuery = {}): Promise<AuditRow[]> {
+    const { where, params } = auditWhere(query, '@');
+    const rows = this.#db.prepare(`SELECT * FROM audit ${where} ORDER BY seq LIMIT @limit`).all(params) as AuditSqlRow[];
+    return rows.map(toAuditRow);
+  }
+
+  async addAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
+    await this.#write(() => this.#stmt.checkpointInsert.run(checkpoint));
+  }
+
+  async auditCheckpoints(): Promise<AuditCheckpointRow[]> {
+    return (this.#stmt.checkpoints.all() as { seq: number; hash: string; signature: string; created_at: number }[]).map((row) => ({
+      seq: row.seq,
+      hash: row.hash,
+      signature: row.signature,
+      createdAt: row.created_at,
+    }));
   }
 
   async close(): Promise<void> {

@@ -55,7 +55,68 @@ export interface ConsumeResult<T> {
   readonly first: boolean;
 }
 
-export interface Store {
+/** The columns an audit record is found by (copies of fields of its entry, which alone is hashed). */
+export interface AuditIndex {
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+  readonly event: string;
+  readonly traceId: string | null;
+  readonly sub: string | null;
+  readonly client: string | null;
+  readonly outcome: string;
+}
+
+/** One record of the append-only audit chain (packages/audit defines the hashing). */
+export interface AuditRow extends AuditIndex {
+  readonly seq: number;
+  /** The event as canonical JSON: the hashed text. */
+  readonly entry: string;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+export interface AuditCheckpointRow {
+  readonly seq: number;
+  readonly hash: string;
+  /** JWS by the IdP's signing key over `{iss, seq, hash, iat}`. */
+  readonly signature: string;
+  readonly createdAt: number;
+}
+
+export interface AuditQuery {
+  readonly afterSeq?: number;
+  readonly traceId?: string;
+  readonly sub?: string;
+  readonly client?: string;
+  readonly event?: string;
+  readonly outcome?: string;
+  /** Milliseconds since the epoch. */
+  readonly since?: number;
+  readonly limit?: number;
+}
+
+/** Computes a record's hash from its predecessor's, its position and its text. */
+export type AuditLink = (prev: string, seq: number, entry: string) => string;
+
+/**
+ * The audit trail's storage: append-only (UPDATE and DELETE are refused by
+ * the database itself), appended atomically at the end of the chain however
+ * many nodes write at once.
+ */
+export interface AuditStore {
+  /** Appends entries in order, each linked to the one before; returns the last sequence number. */
+  appendAudit(
+    entries: readonly { readonly entry: string; readonly index: AuditIndex }[],
+    link: AuditLink,
+    genesis: string,
+  ): Promise<number>;
+  /** Records in sequence order matching the query (all of them without one). */
+  readAudit(query?: AuditQuery): Promise<AuditRow[]>;
+  addAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void>;
+  auditCheckpoints(): Promise<AuditCheckpointRow[]>;
+}
+
+export interface Store extends AuditStore {
   /** Adds a record. Returns false (and changes nothing) when a live record with that id exists. */
   insert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<boolean>;
   /** Adds or replaces a record, keeping its creation time and consumption mark. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '@palisade/core';
 import pg from 'pg';
-import { PostgresStore } from '../src/postgres.js';
+import { MIGRATIONS, PostgresStore } from '../src/postgres.js';
 import { testDatabase } from '../src/testing/postgres.js';
 import { storeSuite } from '../src/testing/suite.js';
 
@@ -64,14 +64,40 @@ describe('PostgreSQL store', { skip: unavailable }, () => {
       );
     });
 
+    it('the audit tables refuse UPDATE, DELETE and TRUNCATE (append-only in the database itself)', async () => {
+      await nodeA.appendAudit(
+        [{ entry: '{"n":1}', index: { time: 1, event: 'token.issued', traceId: null, sub: null, client: null, outcome: 'success' } }],
+        (prev, seq, entry) => `${prev}${seq}${entry}`,
+        'g',
+      );
+      const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+      await client.connect();
+      try {
+        for (const statement of [
+          `UPDATE palisade_audit SET entry = '{"n":2}'`,
+          'DELETE FROM palisade_audit',
+          'TRUNCATE palisade_audit',
+          'DELETE FROM palisade_audit_checkpoints',
+        ]) {
+          await assert.rejects(client.query(statement), /append-only/, statement);
+        }
+      } finally {
+        await client.end();
+      }
+    });
+
     it('migrations run once even when nodes start together', async () => {
       const more = await Promise.all([node(clock), node(clock), node(clock)]);
       const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
       await client.connect();
-      const { rows } = await client.query<{ count: string }>('SELECT count(*) FROM palisade_migrations');
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM palisade_migrations ORDER BY version');
       await client.end();
       await Promise.all(more.map((store) => store.close()));
-      assert.equal(Number(rows[0]?.count), 1);
+      assert.deepEqual(
+        rows.map((row) => row.version),
+        MIGRATIONS.map((migration) => migration.version),
+        'each migration once',
+      );
     });
   });
 });

@@ -34,3 +34,22 @@ it('sqlite: the data directory is 0700 and the database 0600, even when the dire
   assert.equal(statSync(join(existing, 'palisade.db-wal')).mode & 0o777, 0o600);
   await store.close();
 });
+
+it('sqlite: the audit tables refuse UPDATE and DELETE (append-only in the database itself)', async () => {
+  const { default: Database } = await import('better-sqlite3');
+  const file = join(dir, 'audit.db');
+  const store = new SqliteStore(file);
+  await store.appendAudit(
+    [{ entry: '{"n":1}', index: { time: 1, event: 'token.issued', traceId: null, sub: null, client: null, outcome: 'success' } }],
+    (prev, seq, entry) => `${prev}${seq}${entry}`,
+    'g',
+  );
+  await store.addAuditCheckpoint({ seq: 1, hash: 'h', signature: 's', createdAt: 1 });
+  await store.close();
+  const db = new Database(file);
+  assert.throws(() => db.prepare(`UPDATE audit SET entry = '{"n":2}'`).run(), /append-only/);
+  assert.throws(() => db.prepare('DELETE FROM audit').run(), /append-only/);
+  assert.throws(() => db.prepare(`UPDATE audit_checkpoints SET hash = 'x'`).run(), /append-only/);
+  assert.throws(() => db.prepare('DELETE FROM audit_checkpoints').run(), /append-only/);
+  db.close();
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '@palisade/core';
 import type { Store } from '../store.js';
@@ -147,6 +148,75 @@ export function storeSuite(name: string, open: (clock: ManualClock) => Promise<S
       await store.insert('consent', 'alice:assistant', { scope: ['openid'] }, { expiresAt: null });
       await store.delete('consent', 'alice:assistant');
       assert.equal(await store.find('consent', 'alice:assistant'), undefined);
+    });
+
+    const link = (prev: string, seq: number, entry: string) => createHash('sha256').update(`${prev}\n${seq}\n${entry}`).digest('hex');
+    const genesis = '0'.repeat(64);
+    const entry = (n: number, extra: Partial<{ traceId: string; sub: string; event: string }> = {}) => ({
+      entry: JSON.stringify({ n }),
+      index: {
+        time: 1_800_000_000_000 + n,
+        event: extra.event ?? 'token.issued',
+        traceId: extra.traceId ?? null,
+        sub: extra.sub ?? null,
+        client: 'c',
+        outcome: 'success',
+      },
+    });
+
+    it('appends audit records as one chain, each linked to the one before', async () => {
+      assert.equal(await store.appendAudit([entry(1), entry(2)], link, genesis), 2);
+      assert.equal(await store.appendAudit([entry(3)], link, genesis), 3);
+      const rows = await store.readAudit();
+      assert.deepEqual(
+        rows.map((r) => r.seq),
+        [1, 2, 3],
+      );
+      assert.equal(rows[0]?.prev, genesis);
+      for (const [i, row] of rows.entries()) {
+        assert.equal(row.hash, link(row.prev, row.seq, row.entry));
+        if (i > 0) assert.equal(row.prev, rows[i - 1]?.hash);
+      }
+    });
+
+    it('racing appends still form one unbroken chain', async () => {
+      const before = (await store.readAudit()).length;
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendAudit([entry(100 + i), entry(200 + i)], link, genesis)));
+      const rows = await store.readAudit();
+      assert.equal(rows.length, before + 40);
+      rows.forEach((row, i) => {
+        assert.equal(row.seq, i + 1);
+        assert.equal(row.prev, i === 0 ? genesis : rows[i - 1]?.hash);
+      });
+    });
+
+    it('finds audit records by trace, user, event and position', async () => {
+      await store.appendAudit(
+        [entry(300, { traceId: 't1', sub: 'alice' }), entry(301, { traceId: 't1', event: 'tool.call_denied' })],
+        link,
+        genesis,
+      );
+      assert.equal((await store.readAudit({ traceId: 't1' })).length, 2);
+      assert.equal((await store.readAudit({ sub: 'alice' })).length, 1);
+      assert.equal((await store.readAudit({ traceId: 't1', event: 'tool.call_denied' })).length, 1);
+      const all = await store.readAudit();
+      const last = all.at(-1)?.seq ?? 0;
+      assert.deepEqual(
+        (await store.readAudit({ afterSeq: last - 1 })).map((r) => r.seq),
+        [last],
+      );
+      assert.equal((await store.readAudit({ limit: 3 })).length, 3);
+      assert.equal((await store.readAudit({ since: 1_800_000_000_000 + 301 })).length, 1);
+    });
+
+    it('keeps audit checkpoints, once per position', async () => {
+      await store.addAuditCheckpoint({ seq: 2, hash: 'h2', signature: 's2', createdAt: 1 });
+      await store.addAuditCheckpoint({ seq: 2, hash: 'other', signature: 'other', createdAt: 2 });
+      await store.addAuditCheckpoint({ seq: 1, hash: 'h1', signature: 's1', createdAt: 3 });
+      assert.deepEqual(await store.auditCheckpoints(), [
+        { seq: 1, hash: 'h1', signature: 's1', createdAt: 3 },
+        { seq: 2, hash: 'h2', signature: 's2', createdAt: 1 },
+      ]);
     });
   });
 }

@@ -1,0 +1,4 @@
+export * from './canonical.js';
+export * from './chain.js';
+export * from './events.js';
+export * from './redact.js';
