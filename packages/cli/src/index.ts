@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '@palisade/idp';
+import { audit } from './commands/audit.js';
 import { configCheck } from './commands/config-check.js';
 import { consentRevoke } from './commands/consent-revoke.js';
 import { dbMigrate } from './commands/db-migrate.js';
@@ -17,6 +18,11 @@ const USAGE = `usage: palisade <command>
   consent revoke --config FILE --user NAME [--client ID]
                                withdraw a user's consent and revoke the grants made under it
   db migrate --config FILE     apply PostgreSQL schema migrations (store.postgres)
+  audit verify --config FILE   recompute the audit chain and check its signed checkpoints
+  audit tail --config FILE [-n 20] [--follow] [--json]
+  audit query --config FILE [--user SUB] [--client ID] [--trace ID] [--event NAME] [--outcome failure] [--since 1h] [--json]
+  audit export --config FILE [--out FILE]
+                               the audit trail as JSON Lines, with the hashes that chain it
   hash-password                read a password on stdin, print its argon2id hash
 `;
 
@@ -29,6 +35,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       user: { type: 'string' },
       client: { type: 'string' },
+      trace: { type: 'string' },
+      event: { type: 'string' },
+      outcome: { type: 'string' },
+      since: { type: 'string' },
+      lines: { type: 'string', short: 'n' },
+      json: { type: 'boolean' },
+      follow: { type: 'boolean', short: 'f' },
+      out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -51,6 +65,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'consent' && sub === 'revoke') return await consentRevoke(values.config, values.user, values.client);
     if (command === 'db' && sub === 'migrate') return await dbMigrate(values.config ?? arg);
     if (command === 'hash-password') return await hashPassword();
+    if (command === 'audit') return await audit(sub, values);
     throw new UsageError(USAGE);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError) {

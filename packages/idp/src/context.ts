@@ -1,6 +1,7 @@
 import type { Clock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyBaseLogger } from 'fastify';
+import type { AuditTrail } from './audit/trail.js';
 import type { Backchannel } from './ciba/backchannel.js';
 import type { Keystore } from './keys/keystore.js';
 import type { Realm } from './realm.js';
@@ -30,6 +31,8 @@ export interface IdpContext {
   readonly endpoints: Endpoints;
   /** CIBA's live side: device listeners, notification delivery, expiry timers. */
   readonly backchannel: Backchannel;
+  /** The tamper-evident audit trail every security decision is recorded in. */
+  readonly audit: AuditTrail;
   /** Structured events (never a token, code, secret or password). */
   readonly log: FastifyBaseLogger;
 }

@@ -1,3 +1,5 @@
+export { type AuditLogger, AuditTrail, openAuditTrail } from './audit/trail.js';
+export { verifyAuditTrail } from './audit/verify.js';
 export { DEFAULTS } from './config/defaults.js';
 export { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 export type { ConfigInput, ParsedConfig } from './config/schema.js';

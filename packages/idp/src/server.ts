@@ -1,6 +1,9 @@
 import { type Clock, systemClock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { traceRequests } from './audit/context.js';
+import { auditRejections } from './audit/rejections.js';
+import { openAuditTrail } from './audit/trail.js';
 import { Backchannel } from './ciba/backchannel.js';
 import { expireDue, redeliverStale } from './ciba/decide.js';
 import type { ParsedConfig } from './config/schema.js';
@@ -54,6 +57,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const keystore = new Keystore(store, clock, config.keys.algorithms, retention, config.issuer);
   await keystore.initialize();
   const accessTokenAlg = config.keys.algorithms[0] ?? 'ES256';
+  const app = createHttpApp(options.logger);
+  const audit = await openAuditTrail(store, config, keystore, clock, app.log);
   const tokens = new TokenIssuer(
     config.issuer,
     store,
@@ -66,12 +71,12 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       refreshTokenIdle: lifetimes.refresh_token_idle,
     },
     accessTokenAlg,
+    audit,
     realm.audienceOwners,
     config.keys.algorithms.includes('RS256') ? 'RS256' : accessTokenAlg,
   );
-  const app = createHttpApp(options.logger);
   const { ciba } = config;
-  const backchannel = new Backchannel(app.log, {
+  const backchannel = new Backchannel(app.log, audit, {
     timeout: ciba.notification_timeout,
     attempts: ciba.notification_attempts,
     backoffMs: 1000,
@@ -84,10 +89,13 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     tokens,
     endpoints: endpointsFor(config.issuer),
     backchannel,
+    audit,
     log: app.log,
   };
 
-  // First, so its request hook sees every route registered after it.
+  // First, so their request hooks see every route registered after them.
+  traceRequests(app);
+  auditRejections(app, context);
   operationsRoutes(app, context, new IdpMetrics());
   discoveryEndpoints(app, context);
   authorizationEndpoint(app, context);
@@ -128,6 +136,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       for (const timer of timers) clearInterval(timer);
       backchannel.close();
       await app.close();
+      await audit.close();
     },
   };
 }

@@ -222,7 +222,11 @@ export class PostgresStore implements Store {
     );
   }
 
-  async appendAudit(entries: readonly { entry: string; index: AuditIndex }[], link: AuditLink, genesis: string): Promise<number> {
+  async appendAudit(
+    entries: readonly { entry: string; index: AuditIndex }[],
+    link: AuditLink,
+    genesis: string,
+  ): Promise<{ seq: number; hash: string }> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
@@ -245,7 +249,7 @@ export class PostgresStore implements Store {
         prev = hash;
       }
       await client.query('COMMIT');
-      return seq;
+      return { seq, hash: prev };
     } catch (error) {
       await client.query('ROLLBACK');
       throw error;

@@ -190,7 +190,11 @@ export class SqliteStore implements Store {
     return this.#write(() => this.#stmt.sweep.run({ now }).changes);
   }
 
-  async appendAudit(entries: readonly { entry: string; index: AuditIndex }[], link: AuditLink, genesis: string): Promise<number> {
+  async appendAudit(
+    entries: readonly { entry: string; index: AuditIndex }[],
+    link: AuditLink,
+    genesis: string,
+  ): Promise<{ seq: number; hash: string }> {
     // Inside the IMMEDIATE write transaction: no other writer, in this process or another, can append between the read and the inserts.
     return this.#write(() => {
       const last = this.#stmt.auditLast.get() as { seq: number; hash: string } | undefined;
@@ -202,7 +206,7 @@ export class SqliteStore implements Store {
         this.#stmt.auditInsert.run({ seq, entry, prev, hash, ...index });
         prev = hash;
       }
-      return seq;
+      return { seq, hash: prev };
     });
   }
 

@@ -104,12 +104,12 @@ export type AuditLink = (prev: string, seq: number, entry: string) => string;
  * many nodes write at once.
  */
 export interface AuditStore {
-  /** Appends entries in order, each linked to the one before; returns the last sequence number. */
+  /** Appends entries in order, each linked to the one before; returns the new end of the chain. */
   appendAudit(
     entries: readonly { readonly entry: string; readonly index: AuditIndex }[],
     link: AuditLink,
     genesis: string,
-  ): Promise<number>;
+  ): Promise<{ seq: number; hash: string }>;
   /** Records in sequence order matching the query (all of them without one). */
   readAudit(query?: AuditQuery): Promise<AuditRow[]>;
   addAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void>;

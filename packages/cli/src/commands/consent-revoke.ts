@@ -1,4 +1,5 @@
 import { loadConfigFile, withdrawConsent } from '@palisade/idp';
+import { withAuditTrail } from '../audit-trail.js';
 import { openStore } from '../store.js';
 
 /**
@@ -19,7 +20,9 @@ export async function consentRevoke(file: string | undefined, username: string |
   }
   const store = await openStore(config);
   try {
-    const withdrawn = await withdrawConsent({ store }, user.sub ?? user.username, clientId);
+    const withdrawn = await withAuditTrail(store, config, (audit) =>
+      withdrawConsent({ store, audit }, user.sub ?? user.username, clientId),
+    );
     process.stdout.write(
       withdrawn.length === 0 ? 'no consent to withdraw\n' : `withdrew consent of ${username} for ${withdrawn.join(', ')}\n`,
     );

@@ -1,5 +1,5 @@
-import { systemClock } from '@palisade/core';
-import { Keystore, keyRetention, loadConfigFile } from '@palisade/idp';
+import { keyRetention, loadConfigFile } from '@palisade/idp';
+import { withAuditTrail } from '../audit-trail.js';
 import { openStore } from '../store.js';
 
 /**
@@ -16,9 +16,11 @@ export async function keysRotate(file: string | undefined): Promise<number> {
   const store = await openStore(config);
   try {
     const retention = keyRetention(config);
-    const keystore = new Keystore(store, systemClock, config.keys.algorithms, retention, config.issuer);
-    await keystore.initialize();
-    const created = await keystore.rotate();
+    const created = await withAuditTrail(store, config, async (audit, keystore) => {
+      const kids = await keystore.rotate();
+      audit.record({ event: 'key.rotated', outcome: 'success', data: { kids } });
+      return kids;
+    });
     process.stdout.write(`rotated: new key ids ${created.join(', ')}; previous keys stay published for ${retention} s\n`);
     return 0;
   } finally {

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { AuditTrail } from '../audit/trail.js';
 import { type DeliveryPolicy, Notifier } from './notify.js';
 
 /**
@@ -14,8 +15,8 @@ export class Backchannel {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #shutdown = new AbortController();
 
-  constructor(log: FastifyBaseLogger, delivery: DeliveryPolicy) {
-    this.notifier = new Notifier(log, delivery, this.#shutdown.signal);
+  constructor(log: FastifyBaseLogger, audit: AuditTrail, delivery: DeliveryPolicy) {
+    this.notifier = new Notifier(log, audit, delivery, this.#shutdown.signal);
   }
 
   get closed(): boolean {

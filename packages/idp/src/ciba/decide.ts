@@ -55,6 +55,16 @@ async function decide(ctx: IdpContext, request: CibaRequest, decision: CibaDecis
     },
     'CIBA decision',
   );
+  ctx.audit.record({
+    event: `ciba.${decision.outcome}`,
+    outcome: decision.outcome === 'approved' ? 'success' : 'failure',
+    ...(decision.outcome === 'approved' ? {} : { reason: decision.outcome }),
+    sub: request.sub,
+    client: request.clientId,
+    ...(request.traceId ? { trace_id: request.traceId } : {}),
+    ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+    data: { request: request.rid, ...('acr' in decision ? { acr: decision.acr, amr: [...decision.amr] } : {}) },
+  });
   ctx.backchannel.changed(request.sub);
   if (request.notification) void deliverOutcome(ctx, request, decision);
   return 'recorded';
@@ -203,7 +213,14 @@ async function notifyClient(ctx: IdpContext, request: CibaRequest, decision: Cib
   const notification = request.notification;
   if (!client?.notificationEndpoint || !notification || client.deliveryMode === 'poll') return undefined;
   const authReqId = notification.authReqId;
-  const target = { clientId: client.id, rid: request.rid, endpoint: client.notificationEndpoint, token: notification.token };
+  const target = {
+    clientId: client.id,
+    rid: request.rid,
+    sub: request.sub,
+    traceId: request.traceId,
+    endpoint: client.notificationEndpoint,
+    token: notification.token,
+  };
   if (client.deliveryMode === 'ping') return ctx.backchannel.notifier.deliver(target, 'ping', { auth_req_id: authReqId });
   if (decision.outcome === 'approved') {
     const tokens = await redeem(ctx, request, decision, { pushedFor: authReqId });
@@ -217,6 +234,15 @@ async function notifyClient(ctx: IdpContext, request: CibaRequest, decision: Cib
       // Tokens nobody received must not stay valid: nobody can fetch them later (push clients cannot poll).
       await revokeGrant(ctx.store, decision.grantId);
       ctx.log.warn({ event: 'ciba.push_revoked', client: client.id, request: request.rid }, 'undelivered CIBA tokens revoked');
+      ctx.audit.record({
+        event: 'grant.revoked',
+        outcome: 'success',
+        reason: 'push_undelivered',
+        sub: request.sub,
+        client: client.id,
+        ...(request.traceId ? { trace_id: request.traceId } : {}),
+        data: { grant_id: decision.grantId, cause: 'push_undelivered', request: request.rid },
+      });
     }
     return outcome;
   }

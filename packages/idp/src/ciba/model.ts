@@ -20,6 +20,8 @@ export interface CibaRequest {
   readonly acrValues: readonly string[];
   readonly createdAt: number;
   readonly expiresAt: number;
+  /** The trace of the agent's request: every later event of this request joins it. */
+  readonly traceId?: string | undefined;
   /** The auth_req_id's SHA-256: the key of its handle record. */
   readonly handle: string;
   /**

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
+import type { AuditTrail } from '../audit/trail.js';
 
 /** What a notification carries (CIBA §10.2 ping, §10.3 push, §12 push error). Never logged. */
 export type NotificationBody = Readonly<Record<string, unknown>> & { readonly auth_req_id: string };
@@ -10,6 +11,9 @@ export interface NotificationTarget {
   readonly clientId: string;
   /** The request's public id, for the log; never the auth_req_id. */
   readonly rid: string;
+  /** The user the request is for, and the trace of the agent's request: what the audit events carry. */
+  readonly sub: string;
+  readonly traceId: string | undefined;
   readonly endpoint: string;
   readonly token: string;
 }
@@ -37,12 +41,14 @@ export type DeliveryOutcome = 'delivered' | 'refused' | 'abandoned' | 'aborted';
  */
 export class Notifier {
   readonly #log: FastifyBaseLogger;
+  readonly #audit: AuditTrail;
   readonly #policy: DeliveryPolicy;
   /** Aborted when the node shuts down: in-flight attempts and backoff waits end at once. */
   readonly #shutdown: AbortSignal;
 
-  constructor(log: FastifyBaseLogger, policy: DeliveryPolicy, shutdown: AbortSignal) {
+  constructor(log: FastifyBaseLogger, audit: AuditTrail, policy: DeliveryPolicy, shutdown: AbortSignal) {
     this.#log = log;
+    this.#audit = audit;
     this.#policy = policy;
     this.#shutdown = shutdown;
   }
@@ -63,12 +69,14 @@ export class Notifier {
         await response.body?.cancel();
         const delivered = response.status >= 200 && response.status < 300;
         this.#log.info({ ...entry, status: response.status, outcome: delivered ? 'delivered' : 'refused' }, 'CIBA notification');
+        this.#attempted(target, kind, attempt, delivered, `http_${response.status}`, response.status);
         if (delivered) return 'delivered';
         if (response.status < 500) return 'refused';
       } catch (error) {
         if (this.#shutdown.aborted) return 'aborted';
         const reason = error instanceof Error ? (error.name === 'TimeoutError' ? 'timeout' : error.name) : 'unknown';
         this.#log.warn({ ...entry, outcome: 'network_error', reason }, 'CIBA notification failed');
+        this.#attempted(target, kind, attempt, false, reason);
       }
       if (attempt === attempts) break;
       try {
@@ -81,6 +89,35 @@ export class Notifier {
       { event: 'ciba.notification_abandoned', kind, client: target.clientId, request: target.rid },
       'CIBA notification not delivered',
     );
+    this.#audit.record({
+      event: 'ciba.notification_failed',
+      outcome: 'failure',
+      reason: 'retries_exhausted',
+      sub: target.sub,
+      client: target.clientId,
+      ...(target.traceId ? { trace_id: target.traceId } : {}),
+      data: { request: target.rid, kind },
+    });
     return 'abandoned';
+  }
+
+  /** Every attempt is an audit event (issue 5: "every attempt audited"). */
+  #attempted(
+    target: NotificationTarget,
+    kind: NotificationKind,
+    attempt: number,
+    delivered: boolean,
+    reason: string,
+    status?: number,
+  ): void {
+    this.#audit.record({
+      event: 'ciba.notification_sent',
+      outcome: delivered ? 'success' : 'failure',
+      ...(delivered ? {} : { reason }),
+      sub: target.sub,
+      client: target.clientId,
+      ...(target.traceId ? { trace_id: target.traceId } : {}),
+      data: { request: target.rid, kind, attempt, ...(status === undefined ? {} : { status }) },
+    });
   }
 }

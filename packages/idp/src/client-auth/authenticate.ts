@@ -1,5 +1,6 @@
 import { InvalidClient, InvalidRequest, safeEqual, sha256 } from '@palisade/core';
 import type { FastifyRequest } from 'fastify';
+import { contextOf } from '../audit/context.js';
 import type { ClientAuthMethod } from '../config/schema.js';
 import type { IdpContext } from '../context.js';
 import type { Client } from '../realm.js';
@@ -39,6 +40,28 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
  * `invalid_client` with no hint of which part was wrong (SECURITY T9, T11).
  */
 export async function authenticateClient(ctx: IdpContext, request: FastifyRequest, body: URLSearchParams): Promise<AuthenticatedClient> {
+  const context = contextOf(request);
+  try {
+    const authenticated = await identify(ctx, request, body);
+    if (context) context.clientId = authenticated.client.id;
+    return authenticated;
+  } catch (error) {
+    // The audit event names the client that was claimed, when it is one of ours (never free text from a stranger).
+    const claimed = basicClaim(request.headers.authorization) ?? body.get('client_id') ?? undefined;
+    if (context && claimed !== undefined && ctx.realm.clients.has(claimed)) context.clientId = claimed;
+    throw error;
+  }
+}
+
+function basicClaim(header: string | undefined): string | undefined {
+  try {
+    return basicCredentials(header)?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+async function identify(ctx: IdpContext, request: FastifyRequest, body: URLSearchParams): Promise<AuthenticatedClient> {
   for (const name of CLIENT_AUTH_PARAMS) {
     if (body.getAll(name).length > 1) throw InvalidRequest(`the ${name} parameter is repeated`);
   }

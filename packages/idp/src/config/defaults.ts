@@ -64,6 +64,10 @@ export const DEFAULTS = {
     notificationAttempts: 4,
     sweepInterval: 15,
   },
+  audit: {
+    checkpointEvery: 100,
+    checkpointInterval: 60,
+  },
   clockSkew: 30,
   scopes: ['openid', 'profile', 'email', 'offline_access'],
 } as const;

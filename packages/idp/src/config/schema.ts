@@ -236,6 +236,14 @@ export const configSchema = z.strictObject({
       sweep_interval: seconds.max(300).default(DEFAULTS.ciba.sweepInterval),
     })
     .prefault({}),
+  audit: z
+    .strictObject({
+      /** Sign a checkpoint of the audit chain after this many records… */
+      checkpoint_every: z.number().int().min(1).max(100_000).default(DEFAULTS.audit.checkpointEvery),
+      /** …or after this many seconds with unvouched records. */
+      checkpoint_interval: seconds.max(3600).default(DEFAULTS.audit.checkpointInterval),
+    })
+    .prefault({}),
   authorization_details_types: z
     .record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be a simple type name'), authorizationDetailType)
     .default({}),

@@ -104,6 +104,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: IdpContext): void {
     if (!device) return backHome(reply);
     if (!checkFormPost(ctx, request, reply, device.csrf)) return reply;
     await endDevice(ctx, request, reply);
+    ctx.audit.record({ event: 'user.signed_out', outcome: 'success', sub: device.sub, data: { app: 'device' } });
     return backHome(reply);
   });
 

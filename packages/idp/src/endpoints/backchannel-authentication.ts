@@ -20,6 +20,19 @@ export function backchannelAuthenticationEndpoint(app: FastifyInstance, ctx: Idp
       const started = await startBackchannelAuthentication(ctx, client, body);
       const { rid, sub, expiresAt } = started.request;
       ctx.log.info({ event: 'ciba.requested', client: client.id, request: rid, mode: client.deliveryMode }, 'CIBA request');
+      ctx.audit.record({
+        event: 'ciba.requested',
+        outcome: 'success',
+        sub,
+        client: client.id,
+        ...(started.request.authorizationDetails ? { authorization_details: started.request.authorizationDetails } : {}),
+        data: {
+          request: rid,
+          mode: client.deliveryMode ?? 'poll',
+          scope: started.request.scope.join(' '),
+          ...(started.request.bindingMessage ? { binding_message: started.request.bindingMessage } : {}),
+        },
+      });
       ctx.backchannel.changed(sub);
       // Expire on time, so ping and push clients hear of it; the sweep catches what a restart lost.
       ctx.backchannel.later(expiresAt - ctx.clock.now() + 1, async () => {

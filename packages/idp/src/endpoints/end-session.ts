@@ -93,8 +93,15 @@ export function endSessionEndpoint(app: FastifyInstance, ctx: IdpContext): void 
     if (body.get('decision') !== 'logout') {
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(stillSignedInPage());
     }
-    await revokeLinkedGrants(ctx.store, sessionLinks(session.sid), { keepOffline: true });
+    const revoked = await revokeLinkedGrants(ctx.store, sessionLinks(session.sid), { keepOffline: true });
     await endSession(ctx, request, reply);
+    ctx.audit.record({
+      event: 'user.signed_out',
+      outcome: 'success',
+      sub: session.sub,
+      ...(logout.client ? { client: logout.client.id } : {}),
+      data: { app: 'signin', grants_revoked: revoked },
+    });
     return done(reply, logout);
   });
 }

@@ -30,7 +30,17 @@ export function introspectionEndpoint(app: FastifyInstance, ctx: IdpContext): vo
       if (client.isPublic) throw InvalidClient('client authentication failed', 'public client at introspection');
       const { token } = readParams(body, ['token', 'token_type_hint']);
       if (token === undefined) throw InvalidRequest('token is required');
-      return noStore(reply).send(await introspect(ctx, client, token));
+      const answer = await introspect(ctx, client, token);
+      ctx.audit.record({
+        event: 'token.introspected',
+        outcome: answer.active === true ? 'success' : 'failure',
+        ...(answer.active === true ? {} : { reason: 'inactive' }),
+        client: client.id,
+        ...(typeof answer.sub === 'string' ? { sub: answer.sub } : {}),
+        ...(typeof answer.jti === 'string' ? { jti: answer.jti } : {}),
+        data: { active: answer.active === true },
+      });
+      return noStore(reply).send(answer);
     } catch (error) {
       return sendError(reply, error);
     }

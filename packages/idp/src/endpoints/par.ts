@@ -36,6 +36,13 @@ export function parEndpoint(app: FastifyInstance, ctx: IdpContext): void {
       const handle = randomToken(32);
       const lifetime = ctx.realm.config.par.lifetime;
       await ctx.store.insert('pushed_request', handle, pushed, { expiresAt: ctx.clock.now() + lifetime });
+      ctx.audit.record({
+        event: 'par.pushed',
+        outcome: 'success',
+        client: client.id,
+        ...(pushed.request.authorizationDetails ? { authorization_details: pushed.request.authorizationDetails } : {}),
+        data: { scope: pushed.request.scope.join(' ') },
+      });
       return noStore(reply)
         .code(201)
         .send({ request_uri: REQUEST_URI_PREFIX + handle, expires_in: lifetime });

@@ -23,12 +23,29 @@ export function revocationEndpoint(app: FastifyInstance, ctx: IdpContext): void 
       if (token === undefined) throw InvalidRequest('token is required');
 
       const refresh = await ctx.store.find<RefreshTokenRecord>('refresh_token', sha256(token));
+      const hint = body.get('token_type_hint') ?? '';
       if (refresh && refresh.value.clientId === client.id) {
         await revokeGrant(ctx.store, refresh.value.grantId);
+        ctx.audit.record({
+          event: 'token.revoked',
+          outcome: 'success',
+          client: client.id,
+          data: { token_type: 'refresh_token', grant_id: refresh.value.grantId, token_type_hint: hint },
+        });
       } else if (!refresh) {
         const jti = unverifiedClaim(token, 'jti');
         const record = jti === undefined ? undefined : await ctx.store.find<AccessTokenRecord>('access_token', jti);
-        if (record && jti !== undefined && record.value.clientId === client.id) await ctx.store.delete('access_token', jti);
+        if (record && jti !== undefined && record.value.clientId === client.id) {
+          await ctx.store.delete('access_token', jti);
+          ctx.audit.record({
+            event: 'token.revoked',
+            outcome: 'success',
+            client: client.id,
+            sub: record.value.sub,
+            jti,
+            data: { token_type: 'access_token', token_type_hint: hint },
+          });
+        }
       }
       return noStore(reply).code(200).send();
     } catch (error) {

@@ -1,5 +1,6 @@
 import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
+import { contextOf } from '../audit/context.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
@@ -29,6 +30,8 @@ export function tokenEndpoint(app: FastifyInstance, ctx: IdpContext): void {
       if (grantType === undefined) throw InvalidRequest('grant_type is required');
       const grant = GRANTS.get(grantType);
       if (!grant) throw UnsupportedGrantType('the grant type is not supported');
+      const context = contextOf(request);
+      if (context) context.grantType = grantType;
       if (!client.grantTypes.has(grantType as never)) throw UnauthorizedClient('the client may not use this grant type');
       const params = readParams(body, grant.parameters);
       const response = await grant.handle(ctx, client, params, body);

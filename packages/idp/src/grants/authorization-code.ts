@@ -61,5 +61,7 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
 /** OAuth 2.1 §4.1.3: a second redemption revokes every token already issued from this code. */
 async function reused(ctx: IdpContext, grantId: string): Promise<never> {
   await revokeGrant(ctx.store, grantId);
+  ctx.audit.record({ event: 'authorization_code.reused', outcome: 'failure', reason: 'code_reuse', data: { grant_id: grantId } });
+  ctx.audit.record({ event: 'grant.revoked', outcome: 'success', reason: 'reuse', data: { grant_id: grantId, cause: 'reuse' } });
   throw InvalidGrant('the code was already used');
 }

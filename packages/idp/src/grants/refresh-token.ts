@@ -56,5 +56,7 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
 /** A rotated refresh token came back: two parties hold it, so the whole family goes (RFC 9700 §4.14.2). */
 async function replayed(ctx: IdpContext, grantId: string): Promise<never> {
   await revokeGrant(ctx.store, grantId);
+  ctx.audit.record({ event: 'refresh_token.reused', outcome: 'failure', reason: 'refresh_token_reuse', data: { grant_id: grantId } });
+  ctx.audit.record({ event: 'grant.revoked', outcome: 'success', reason: 'reuse', data: { grant_id: grantId, cause: 'reuse' } });
   throw InvalidGrant('the refresh token was already used');
 }

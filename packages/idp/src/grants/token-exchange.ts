@@ -90,6 +90,16 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
       const user = ctx.realm.usersBySub.get(subject.sub);
       if (!user) throw InvalidRequest("only a person's token can be turned into an assertion or ID token");
       const attributes = releasedAttributes(subject.scope, rule.attributes);
+      // Access tokens are recorded where they are minted; assertions and ID tokens here.
+      ctx.audit.record({
+        event: 'token.exchanged',
+        outcome: 'success',
+        sub: subject.sub,
+        client: client.id,
+        ...(subject.jti ? { derived_from: subject.jti } : {}),
+        ...(act ? { act } : {}),
+        data: { audience: target, token_type: issuedType, attributes: [...attributes] },
+      });
       if (requestedType === 'id_token') {
         const { token, expiresIn } = await ctx.tokens.exchangedIdToken({
           user,

@@ -1,5 +1,12 @@
 import { type OAuthError, toOAuthError } from '@palisade/core';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+const rejections = new WeakMap<FastifyRequest, OAuthError>();
+
+/** The OAuth error a request was answered with, if any (for the audit trail). */
+export function rejectionOf(request: FastifyRequest): OAuthError | undefined {
+  return rejections.get(request);
+}
 
 /** OAuth 2.1 §3.2.3: token responses are never cached. */
 export function noStore(reply: FastifyReply): FastifyReply {
@@ -12,6 +19,7 @@ export function noStore(reply: FastifyReply): FastifyReply {
  */
 export function sendError(reply: FastifyReply, thrown: unknown): FastifyReply {
   const error: OAuthError = toOAuthError(thrown);
+  rejections.set(reply.request, error);
   if (error.status >= 500) reply.log.error({ err: error.detail }, 'request failed');
   else reply.log.info({ error: error.error, detail: error.detail }, 'request refused');
   if (error.error === 'invalid_client') {
@@ -31,5 +39,6 @@ export function sendBearerError(reply: FastifyReply, error: OAuthError | undefin
     : 'Bearer realm="palisade"';
   noStore(reply).header('www-authenticate', challenge);
   if (!error) return reply.code(401).send();
+  rejections.set(reply.request, error);
   return reply.code(error.status).type('application/json').send(error.toJSON());
 }

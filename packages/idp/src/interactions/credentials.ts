@@ -1,7 +1,9 @@
+import { sha256 } from '@palisade/core';
 import argon2 from 'argon2';
 import type { FastifyReply } from 'fastify';
 import { verify } from 'otplib';
-import type { IdpContext } from '../context.js';
+import { currentRequest } from '../audit/context.js';
+import { type IdpContext, PATHS } from '../context.js';
 import type { User } from '../realm.js';
 import { clearFailures, logRefusal, reserveAttempt } from './login-failures.js';
 
@@ -31,16 +33,19 @@ export async function verifySecret(hash: string | undefined, secret: string): Pr
  * without the password or the raw username.
  */
 export async function checkPassword(ctx: IdpContext, reply: FastifyReply, username: string, password: string): Promise<FactorResult<User>> {
+  const user = ctx.realm.usersByName.get(username);
   if (!(await reserveAttempt(ctx, 'password', username))) {
     logRefusal(reply, 'user.locked_out', username);
+    auditFactor(ctx, 'pwd', username, user, 'locked');
     return { ok: false, reason: 'locked' };
   }
-  const user = ctx.realm.usersByName.get(username);
   if (!(await verifySecret(user?.passwordHash, password)) || !user) {
     logRefusal(reply, 'user.login_failed', username);
+    auditFactor(ctx, 'pwd', username, user, 'invalid');
     return { ok: false, reason: 'invalid' };
   }
   await clearFailures(ctx, 'password', username);
+  auditFactor(ctx, 'pwd', username, user, 'ok');
   return { ok: true, value: user };
 }
 
@@ -61,6 +66,7 @@ export async function checkTotp(ctx: IdpContext, reply: FastifyReply, user: User
   if (!user.totpSecret) return { ok: false, reason: 'invalid' };
   if (!(await reserveAttempt(ctx, 'totp', user.username))) {
     logRefusal(reply, 'user.locked_out', user.username);
+    auditFactor(ctx, 'otp', user.username, user, 'locked');
     return { ok: false, reason: 'locked' };
   }
   const last = await ctx.store.find<LastStep>('totp_last_step', user.sub);
@@ -79,13 +85,38 @@ export async function checkTotp(ctx: IdpContext, reply: FastifyReply, user: User
     (await ctx.store.insert('replay', `totp:${user.sub}:${step}`, {}, { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS }));
   if (!claimed) {
     logRefusal(reply, 'user.totp_failed', user.username);
+    auditFactor(ctx, 'otp', user.username, user, 'invalid');
     return { ok: false, reason: 'invalid' };
   }
   if (!last || step > last.value.step) {
     await ctx.store.upsert<LastStep>('totp_last_step', user.sub, { step }, { expiresAt: ctx.clock.now() + 4 * TOLERANCE_SECONDS });
   }
   await clearFailures(ctx, 'totp', user.username);
+  auditFactor(ctx, 'otp', user.username, user, 'ok');
   return { ok: true, value: undefined };
+}
+
+/**
+ * One audit event per factor checked. A failure for a name that is no user
+ * records only a hash of what was typed: people type passwords into the
+ * username field, and a stranger's text is not an identifier.
+ */
+function auditFactor(
+  ctx: IdpContext,
+  method: 'pwd' | 'otp',
+  username: string,
+  user: User | undefined,
+  result: 'ok' | 'invalid' | 'locked',
+): void {
+  const endpoint = currentRequest()?.endpoint ?? '';
+  const app = endpoint.startsWith(PATHS.device) ? 'device' : 'signin';
+  ctx.audit.record({
+    event: result === 'ok' ? 'user.authenticated' : result === 'locked' ? 'user.locked_out' : 'user.authentication_failed',
+    outcome: result === 'ok' ? 'success' : 'failure',
+    ...(result === 'ok' ? {} : { reason: result }),
+    ...(user ? { sub: user.sub } : {}),
+    data: { method, app, ...(user ? {} : { user_hash: sha256(username.toLowerCase()).slice(0, 16) }) },
+  });
 }
 
 /** A TOTP code as typed: spaces dropped; anything but six digits is not worth a lockout slot. */

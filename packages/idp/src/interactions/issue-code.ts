@@ -40,5 +40,13 @@ export async function issueAuthorizationCode(ctx: IdpContext, request: Authoriza
     nonce: request.nonce,
   };
   await ctx.store.insert('authorization_code', sha256(code), record, { expiresAt: now + lifetimes.authorization_code, grantId });
+  ctx.audit.record({
+    event: 'authorization_code.issued',
+    outcome: 'success',
+    sub: session.sub,
+    client: request.clientId,
+    ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+    data: { grant_id: grantId, scope: request.scope.join(' ') },
+  });
   return code;
 }

@@ -9,7 +9,11 @@ import { consentId } from './resume.js';
  * it is revoked, refresh tokens included (SECURITY R6). Returns the client ids
  * whose consent was withdrawn.
  */
-export async function withdrawConsent(ctx: Pick<IdpContext, 'store'>, sub: string, clientId?: string): Promise<string[]> {
+export async function withdrawConsent(
+  ctx: Pick<IdpContext, 'store'> & { audit?: IdpContext['audit'] },
+  sub: string,
+  clientId?: string,
+): Promise<string[]> {
   const prefix = clientId === undefined ? `${encodeURIComponent(sub)}/` : consentId(sub, clientId);
   const consents =
     clientId === undefined ? await ctx.store.list<Consent>('consent', prefix) : [await ctx.store.find<Consent>('consent', prefix)];
@@ -18,7 +22,8 @@ export async function withdrawConsent(ctx: Pick<IdpContext, 'store'>, sub: strin
     if (!record) continue;
     const client = decodeURIComponent(record.id.slice(record.id.indexOf('/') + 1));
     await ctx.store.delete('consent', record.id);
-    await revokeLinkedGrants(ctx.store, consentLinks(sub, client), { keepOffline: false });
+    const revoked = await revokeLinkedGrants(ctx.store, consentLinks(sub, client), { keepOffline: false });
+    ctx.audit?.record({ event: 'consent.withdrawn', outcome: 'success', sub, client, data: { grants_revoked: revoked } });
     withdrawn.push(client);
   }
   return withdrawn;

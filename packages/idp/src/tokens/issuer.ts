@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { type AuthorizationDetail, type Clock, InvalidToken, randomToken, sha256 } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import { compactVerify, createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { currentRequest } from '../audit/context.js';
+import type { AuditTrail } from '../audit/trail.js';
 import type { SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
 import { detailsClaim } from '../rar/limits.js';
@@ -72,6 +74,8 @@ export class TokenIssuer {
   #verificationKeys: JWTVerifyGetKey;
   #verificationJwks: unknown;
 
+  readonly #audit: AuditTrail;
+
   constructor(
     issuer: string,
     store: Store,
@@ -79,9 +83,11 @@ export class TokenIssuer {
     keystore: Keystore,
     lifetimes: Lifetimes,
     accessTokenAlg: SigningAlgorithm,
+    audit: AuditTrail,
     audienceOwners: ReadonlyMap<string, string> = new Map(),
     idTokenAlg: SigningAlgorithm = 'RS256',
   ) {
+    this.#audit = audit;
     this.#audienceOwners = audienceOwners;
     this.#idTokenAlg = idTokenAlg;
     this.#issuer = issuer;
@@ -133,6 +139,25 @@ export class TokenIssuer {
     await this.#store.insert('access_token', jti, record, {
       expiresAt: exp,
       ...(request.grantId ? { grantId: request.grantId } : {}),
+    });
+    const exchanged = request.derivedFrom !== undefined;
+    this.#audit.record({
+      event: exchanged ? 'token.exchanged' : 'token.issued',
+      outcome: 'success',
+      sub: request.sub,
+      client: request.client.id,
+      jti,
+      ...(request.derivedFrom ? { derived_from: request.derivedFrom } : {}),
+      ...(request.act ? { act: request.act } : {}),
+      ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+      data: {
+        audience: typeof request.audience === 'string' ? request.audience : [...request.audience],
+        scope: request.scope.join(' '),
+        ...(exchanged
+          ? { token_type: 'urn:ietf:params:oauth:token-type:access_token' }
+          : { grant_type: currentRequest()?.grantType ?? '' }),
+        ...(request.grantId ? { grant_id: request.grantId } : {}),
+      },
     });
     return { token, jti, expiresIn: exp - now };
   }

@@ -1,0 +1,66 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/** What every audit event recorded while serving one request shares. */
+export interface RequestContext {
+  /** W3C Trace Context trace-id: the caller's, or a new one. */
+  readonly traceId: string;
+  /** This server's span, sent back in `traceparent`. */
+  readonly spanId: string;
+  /** The path served (never the query string). */
+  readonly endpoint: string;
+  /** Filled in as the request is understood, for the events that follow. */
+  clientId?: string;
+  grantType?: string;
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+/** The same contexts by request, for hooks that run outside the request's async context (onResponse). */
+const byRequest = new WeakMap<FastifyRequest, RequestContext>();
+
+export function contextOf(request: FastifyRequest): RequestContext | undefined {
+  return byRequest.get(request);
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/**
+ * W3C Trace Context §3.2: `version-traceid-parentid-flags`. Version ff and
+ * all-zero ids are invalid; version 00 has nothing after the flags; a later
+ * version may append fields. Anything else starts a new trace.
+ */
+export function parseTraceparent(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = TRACEPARENT.exec(header.trim());
+  if (!match) return undefined;
+  const [, version, traceId, parentId, , rest] = match;
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (/^0+$/.test(traceId ?? '') || /^0+$/.test(parentId ?? '')) return undefined;
+  return traceId;
+}
+
+export function newTraceId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * Every request runs inside a context carrying its trace: the caller's
+ * `traceparent` is continued (so the agent, the gateway, the tools and the
+ * IdP share one trace id), or a new trace starts; the response names this
+ * server's span so the caller can link to it.
+ */
+export function traceRequests(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    const traceId = parseTraceparent(request.headers.traceparent) ?? newTraceId();
+    const spanId = randomBytes(8).toString('hex');
+    reply.header('traceparent', `00-${traceId}-${spanId}-01`);
+    const context: RequestContext = { traceId, spanId, endpoint: request.url.split('?')[0] ?? '' };
+    byRequest.set(request, context);
+    requestContext.run(context, done);
+  });
+}
+
+export function currentRequest(): RequestContext | undefined {
+  return requestContext.getStore();
+}
