@@ -106,7 +106,9 @@ export interface AuditEvent {
   readonly derived_from?: string;
   readonly authorization_details?: readonly unknown[];
   readonly data?: Readonly<Record<string, DataValue>>;
+  /** For events sent by another process: the client that authenticated to deliver it (set by the IdP). */
+  readonly reporter?: string;
 }
 
 /** What a component says; the audit trail adds id, time, component and trace. */
-export type AuditDraft = Omit<AuditEvent, 'id' | 'time' | 'component'> & { readonly component?: string };
+export type AuditDraft = Omit<AuditEvent, 'id' | 'time' | 'component' | 'reporter'> & { readonly component?: string };

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { traceRequests } from './audit/context.js';
+import { auditIngestion } from './audit/ingest.js';
 import { auditRejections } from './audit/rejections.js';
 import { openAuditTrail } from './audit/trail.js';
 import { Backchannel } from './ciba/backchannel.js';
@@ -104,6 +105,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   parEndpoint(app, context);
   backchannelAuthenticationEndpoint(app, context);
   deviceRoutes(app, context);
+  auditIngestion(app, context);
   introspectionEndpoint(app, context);
   revocationEndpoint(app, context);
   userinfoEndpoint(app, context);

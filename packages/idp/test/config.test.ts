@@ -29,7 +29,17 @@ describe('configuration (docs/configuration.md)', () => {
     assert.deepEqual(config.keys.algorithms, ['ES256', 'RS256']);
     assert.deepEqual(
       config.clients.map((c) => c.client_id),
-      ['ops-bot', 'assistant', 'palisade-cli', 'mcp-gateway', 'mcp-gateway-push', 'report-service'],
+      [
+        'ops-bot',
+        'assistant',
+        'palisade-cli',
+        'mcp-gateway',
+        'mcp-gateway-push',
+        'report-service',
+        'files-service',
+        'payments-service',
+        'hr-service',
+      ],
     );
   });
 
@@ -148,7 +158,7 @@ describe('configuration (docs/configuration.md)', () => {
           jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'private' }] },
         });
       },
-      expected: /^clients\[6\]\.jwks\.keys\[0\] must be a public key/,
+      expected: /^clients\[9\]\.jwks\.keys\[0\] must be a public key/,
     },
     {
       name: 'an empty port',
@@ -216,7 +226,7 @@ describe('configuration (docs/configuration.md)', () => {
       edit: (d) => {
         d.clients.push({ ...(d.clients[0] as Record<string, unknown>) });
       },
-      expected: /^clients\[6\]\.client_id: duplicate client_id ops-bot \(first at clients\[0\]\)$/,
+      expected: /^clients\[9\]\.client_id: duplicate client_id ops-bot \(first at clients\[0\]\)$/,
     },
     {
       name: 'a CIBA ping client without a notification endpoint',

@@ -1,32 +1,15 @@
 import type { AuthorizationDetail } from '@palisade/core';
+import { type ClientCredentialsOptions, ServiceClient, TokenEndpointError } from './client-credentials.js';
+import { traceHeaders } from './trace.js';
 import type { VerifiedToken } from './verify.js';
 
-export interface ExchangerOptions {
-  readonly issuer: string;
-  /** This service's client credentials at the IdP. */
-  readonly clientId: string;
-  readonly clientSecret: string;
-  /** Seconds before expiry at which a cached token is no longer handed out (default 30). */
-  readonly refreshMargin?: number;
-  readonly now?: () => number;
-}
-
-interface Cached {
-  readonly token: string;
-  readonly exp: number;
-}
+export type ExchangerOptions = ClientCredentialsOptions;
 
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 
-/** A token-endpoint failure, with the OAuth error code and never the request. */
-export class ExchangeError extends Error {
+/** A token-exchange failure, with the OAuth error code and never the request. */
+export class ExchangeError extends TokenEndpointError {
   override readonly name = 'ExchangeError';
-  constructor(
-    readonly status: number,
-    readonly error: string,
-  ) {
-    super(`token exchange failed: ${status} ${error}`);
-  }
 }
 
 /**
@@ -44,46 +27,11 @@ export class ExchangeError extends Error {
  * });
  */
 export class TokenExchanger {
-  readonly #options: Required<Omit<ExchangerOptions, 'now'>> & { now: () => number };
-  readonly #cache = new Map<string, Cached>();
-  #actor: Cached | undefined;
-  #tokenEndpoint: string | undefined;
+  readonly #client: ServiceClient;
+  readonly #cache = new Map<string, { readonly token: string; readonly exp: number }>();
 
   constructor(options: ExchangerOptions) {
-    this.#options = { refreshMargin: 30, now: () => Math.floor(Date.now() / 1000), ...options };
-  }
-
-  async #endpoint(): Promise<string> {
-    if (this.#tokenEndpoint) return this.#tokenEndpoint;
-    const response = await fetch(new URL('.well-known/oauth-authorization-server', `${this.#options.issuer.replace(/\/$/, '')}/`));
-    const metadata = (await response.json()) as { issuer?: string; token_endpoint?: string };
-    if (metadata.issuer !== this.#options.issuer || !metadata.token_endpoint)
-      throw new Error('authorization server metadata does not match the issuer');
-    this.#tokenEndpoint = metadata.token_endpoint;
-    return this.#tokenEndpoint;
-  }
-
-  async #tokenRequest(params: Record<string, string>): Promise<Cached> {
-    const basic = Buffer.from(`${encodeURIComponent(this.#options.clientId)}:${encodeURIComponent(this.#options.clientSecret)}`).toString(
-      'base64',
-    );
-    const response = await fetch(await this.#endpoint(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
-      body: new URLSearchParams(params),
-    });
-    const body = (await response.json()) as { access_token?: string; expires_in?: number; error?: string };
-    if (!response.ok || !body.access_token) throw new ExchangeError(response.status, body.error ?? 'invalid_response');
-    return { token: body.access_token, exp: this.#options.now() + (body.expires_in ?? 0) };
-  }
-
-  #fresh(entry: Cached | undefined): entry is Cached {
-    return entry !== undefined && entry.exp - this.#options.refreshMargin > this.#options.now();
-  }
-
-  async #actorToken(): Promise<string> {
-    if (!this.#fresh(this.#actor)) this.#actor = await this.#tokenRequest({ grant_type: 'client_credentials' });
-    return this.#actor.token;
+    this.#client = new ServiceClient(options);
   }
 
   /** A token for `audience`, on behalf of the subject of `subject`, narrowed to `authorizationDetails`. */
@@ -95,17 +43,17 @@ export class TokenExchanger {
     const details = options.authorizationDetails ? JSON.stringify(options.authorizationDetails) : '';
     const key = `${subject.jti}\u0000${audience}\u0000${details}`;
     const cached = this.#cache.get(key);
-    if (this.#fresh(cached)) return cached.token;
-    const issued = await this.#tokenRequest({
+    if (this.#client.fresh(cached)) return cached.token;
+    const issued = await this.#exchange({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: subject.token,
       subject_token_type: ACCESS_TOKEN,
-      actor_token: await this.#actorToken(),
+      actor_token: await this.#client.ownToken(),
       actor_token_type: ACCESS_TOKEN,
       audience,
       ...(details ? { authorization_details: details } : {}),
     });
-    for (const [k, v] of this.#cache) if (!this.#fresh(v)) this.#cache.delete(k);
+    for (const [k, v] of this.#cache) if (!this.#client.fresh(v)) this.#cache.delete(k);
     this.#cache.set(key, issued);
     return issued.token;
   }
@@ -121,6 +69,17 @@ export class TokenExchanger {
     const token = await this.exchange(subject, audience, authorizationDetails ? { authorizationDetails } : {});
     const headers = new Headers(rest.headers);
     headers.set('authorization', `Bearer ${token}`);
+    // The next tool continues this request's trace (W3C Trace Context).
+    for (const [name, value] of Object.entries(traceHeaders())) headers.set(name, value);
     return fetch(url, { ...rest, headers });
+  }
+
+  async #exchange(params: Record<string, string>) {
+    try {
+      return await this.#client.request(params);
+    } catch (error) {
+      if (error instanceof TokenEndpointError) throw new ExchangeError(error.status, error.error);
+      throw error;
+    }
   }
 }

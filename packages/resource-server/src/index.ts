@@ -1,5 +1,9 @@
+export { type ToolAuditOptions, toolAuditSender } from './audit.js';
 export { type ErrorAnswer, errorAnswer, resourceMetadataUrl } from './challenge.js';
+export { type ClientCredentialsOptions, ServiceClient, TokenEndpointError } from './client-credentials.js';
+export { type AuditSink, decisionEvent } from './decisions.js';
 export { ExchangeError, type ExchangerOptions, TokenExchanger } from './exchange.js';
 export { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from './metadata.js';
 export { InsufficientAuthorization, requireDetail, requireScope } from './require.js';
+export { currentTraceId, inTrace, traceHeaders } from './trace.js';
 export { type IncomingRequest, TokenVerifier, type VerifiedToken, type VerifierOptions } from './verify.js';

@@ -1,7 +1,8 @@
 import { InvalidRequest, NotFound } from '@palisade/core';
-import { requireDetail, TokenVerifier } from '@palisade/resource-server';
+import { type AuditSink, requireDetail, TokenVerifier } from '@palisade/resource-server';
 import { protect, tokenOf } from '@palisade/resource-server/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { auditOption } from './audit-option.js';
 
 /** Seeded documents: small, real text, in two folders. */
 const SEED: Readonly<Record<string, Readonly<Record<string, string>>>> = {
@@ -19,6 +20,8 @@ export interface ToolOptions {
   readonly audience: string;
   /** Seconds since the epoch; tests pass the IdP's clock. */
   readonly now?: () => number;
+  /** Where each allow/deny decision goes (the IdP's audit trail, through toolAuditSender). */
+  readonly audit?: AuditSink;
 }
 
 /** A file name as the type's schema allows it: a literal name, never a path (ADR 0005). */
@@ -40,7 +43,7 @@ export function createFilesTool(options: ToolOptions): FastifyInstance {
   const folders = new Map(Object.entries(SEED).map(([folder, files]) => [folder, new Map(Object.entries(files))]));
   const location = (folder: string) => `${options.audience.replace(/\/$/, '')}/${folder}`;
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-  protect(app, verifier, { name: 'Finance file server', authorizationDetailsTypes: ['file_access'] });
+  protect(app, verifier, { name: 'Finance file server', authorizationDetailsTypes: ['file_access'] }, auditOption(options));
 
   const folderOf = (name: string) => {
     const folder = folders.get(name);

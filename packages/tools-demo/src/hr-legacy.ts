@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { parseTraceparent } from '@palisade/audit';
 import { DOMParser } from '@xmldom/xmldom';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { SignedXml } from 'xml-crypto';
@@ -101,10 +102,34 @@ export function createHrLegacyTool(options: ToolOptions): FastifyInstance {
     return subject;
   }
 
+  // Decisions go to the audit trail as for every tool; the user is the assertion's subject.
+  const subjects = new WeakMap<FastifyRequest, string>();
+  const audit = options.audit;
+  if (audit) {
+    app.addHook('onResponse', async (request, reply) => {
+      const allowed = reply.statusCode < 400;
+      const sub = subjects.get(request);
+      audit.send({
+        event: allowed ? 'tool.call_allowed' : 'tool.call_denied',
+        outcome: allowed ? 'success' : 'failure',
+        ...(allowed ? {} : { reason: `http_${reply.statusCode}` }),
+        ...(sub ? { sub } : {}),
+        ...(parseTraceparent(request.headers.traceparent) ? { trace_id: parseTraceparent(request.headers.traceparent) as string } : {}),
+        data: {
+          tool: options.audience,
+          operation: `${request.method} ${request.routeOptions.url ?? ''}`,
+          status: reply.statusCode,
+          credential: 'saml2',
+        },
+      });
+    });
+  }
+
   app.get<{ Params: { username: string } }>('/employees/:username', async (request, reply) => {
     let subject: string;
     try {
       subject = await subjectOf(request);
+      subjects.set(request, subject);
     } catch (error) {
       if (!(error instanceof Refused)) throw error;
       return reply

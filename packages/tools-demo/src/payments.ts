@@ -3,6 +3,7 @@ import { InvalidRequest, OAuthError } from '@palisade/core';
 import { requireDetail, TokenVerifier } from '@palisade/resource-server';
 import { protect, tokenOf } from '@palisade/resource-server/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { auditOption } from './audit-option.js';
 import type { ToolOptions } from './files.js';
 
 export interface PaymentsOptions extends ToolOptions {
@@ -75,7 +76,7 @@ export function createPaymentsTool(options: PaymentsOptions): FastifyInstance {
    * needs the user's consent or approval again at the IdP.
    */
   const executed = new Map<string, number>();
-  protect(app, verifier, { name: 'Payments service', authorizationDetailsTypes: ['payment_initiation'] });
+  protect(app, verifier, { name: 'Payments service', authorizationDetailsTypes: ['payment_initiation'] }, auditOption(options));
 
   app.post('/transfers', async (request, reply) => {
     const transfer = readTransfer(request.body);

@@ -2,6 +2,7 @@ import { InvalidRequest } from '@palisade/core';
 import { requireDetail, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
 import { protect, tokenOf } from '@palisade/resource-server/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { auditOption } from './audit-option.js';
 import type { ToolOptions } from './files.js';
 
 export interface ReportsOptions extends ToolOptions {
@@ -30,7 +31,7 @@ export function createReportsTool(options: ReportsOptions): FastifyInstance {
     clientSecret: options.clientSecret,
     ...(options.now ? { now: options.now } : {}),
   });
-  protect(app, verifier, { name: 'Reports service', authorizationDetailsTypes: ['file_access'] });
+  protect(app, verifier, { name: 'Reports service', authorizationDetailsTypes: ['file_access'] }, auditOption(options));
 
   app.post<{ Body: { folder?: unknown; name?: unknown } }>('/summaries', async (request, reply) => {
     const { folder, name } = request.body ?? {};

@@ -1,13 +1,37 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AuditSender } from '@palisade/audit';
 import { loadConfigFile } from '@palisade/idp';
+import { toolAuditSender } from '@palisade/resource-server';
 import { createFilesTool, createHrLegacyTool, createPaymentsTool, createReportsTool } from '@palisade/tools-demo';
 import { closeOnSignal, type Running, serveIdp } from './serve.js';
 
-/** The demo tools on 9410–9413, each its own server trusting only tokens for itself. */
-async function serveTools(issuer: string): Promise<Running> {
+/**
+ * The demo tools on 9410–9413, each its own server trusting only tokens for
+ * itself, each reporting its decisions to the IdP's audit trail under its
+ * own client (events wait in the data directory while the IdP is away).
+ */
+async function serveTools(issuer: string, dataDir: string): Promise<Running> {
   const env = process.env;
+  const senders: AuditSender[] = [];
+  const audit = (name: string, clientId: string, secret: string | undefined) => {
+    const sender = toolAuditSender({
+      issuer,
+      clientId,
+      clientSecret: secret ?? `${clientId}-secret`,
+      component: `tool:${name}`,
+      bufferFile: join(dataDir, `audit-${name}.jsonl`),
+      onError: (message) => process.stderr.write(`tool:${name}: ${message}\n`),
+    });
+    senders.push(sender);
+    return sender;
+  };
   const tools = [
-    { name: 'Files tool', port: 9410, app: createFilesTool({ issuer, audience: 'http://127.0.0.1:9410' }) },
+    {
+      name: 'Files tool',
+      port: 9410,
+      app: createFilesTool({ issuer, audience: 'http://127.0.0.1:9410', audit: audit('files', 'files-service', env.FILES_SERVICE_SECRET) }),
+    },
     {
       name: 'Reports tool',
       port: 9411,
@@ -17,20 +41,31 @@ async function serveTools(issuer: string): Promise<Running> {
         filesAudience: 'http://127.0.0.1:9410',
         clientId: 'report-service',
         clientSecret: env.REPORT_SERVICE_SECRET ?? 'report-service-secret',
+        audit: audit('reports', 'report-service', env.REPORT_SERVICE_SECRET),
       }),
     },
     {
       name: 'Payments tool',
       port: 9412,
-      app: createPaymentsTool({ issuer, audience: 'http://127.0.0.1:9412', approvalThresholds: { EUR: '10000.00' } }),
+      app: createPaymentsTool({
+        issuer,
+        audience: 'http://127.0.0.1:9412',
+        approvalThresholds: { EUR: '10000.00' },
+        audit: audit('payments', 'payments-service', env.PAYMENTS_SERVICE_SECRET),
+      }),
     },
-    { name: 'HR (legacy, SAML only)', port: 9413, app: createHrLegacyTool({ issuer, audience: 'http://127.0.0.1:9413' }) },
+    {
+      name: 'HR (legacy, SAML only)',
+      port: 9413,
+      app: createHrLegacyTool({ issuer, audience: 'http://127.0.0.1:9413', audit: audit('hr', 'hr-service', env.HR_SERVICE_SECRET) }),
+    },
   ];
   for (const tool of tools) await tool.app.listen({ host: '127.0.0.1', port: tool.port });
   return {
     urls: Object.fromEntries(tools.map((t) => [t.name, `http://127.0.0.1:${t.port}`])),
     async close() {
       for (const tool of tools) await tool.app.close();
+      for (const sender of senders) await sender.close();
     },
   };
 }
@@ -42,7 +77,7 @@ export const DEMO_CONFIG = fileURLToPath(new URL('../../../../../examples/demo/p
 export async function demo(): Promise<number> {
   const config = loadConfigFile(DEMO_CONFIG);
   const idp = await serveIdp(config);
-  const tools = await serveTools(config.issuer);
+  const tools = await serveTools(config.issuer, config.data_dir);
   const running: Running = {
     urls: { ...idp.urls, ...tools.urls },
     async close() {
@@ -61,6 +96,7 @@ export async function demo(): Promise<number> {
     '  Clients    ops-bot / ops-bot-secret (client_credentials)',
     '             mcp-gateway, report-service (token exchange; mcp-gateway also CIBA ping)',
     '             mcp-gateway-push / mcp-gateway-push-secret (CIBA push)',
+    '             files-service, payments-service, hr-service (their audit events)',
     '             assistant / assistant-secret (authorization code + PKCE, refresh, CIBA poll)',
     '             palisade-cli (public, loopback redirect on any port)',
     `  Data       ${config.data_dir}`,

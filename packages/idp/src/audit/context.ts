@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
+import { newTraceId, parseTraceparent } from '@palisade/audit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** What every audit event recorded while serving one request shares. */
@@ -21,27 +22,6 @@ const byRequest = new WeakMap<FastifyRequest, RequestContext>();
 
 export function contextOf(request: FastifyRequest): RequestContext | undefined {
   return byRequest.get(request);
-}
-
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
-
-/**
- * W3C Trace Context §3.2: `version-traceid-parentid-flags`. Version ff and
- * all-zero ids are invalid; version 00 has nothing after the flags; a later
- * version may append fields. Anything else starts a new trace.
- */
-export function parseTraceparent(header: string | string[] | undefined): string | undefined {
-  if (typeof header !== 'string') return undefined;
-  const match = TRACEPARENT.exec(header.trim());
-  if (!match) return undefined;
-  const [, version, traceId, parentId, , rest] = match;
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
-  if (/^0+$/.test(traceId ?? '') || /^0+$/.test(parentId ?? '')) return undefined;
-  return traceId;
-}
-
-export function newTraceId(): string {
-  return randomBytes(16).toString('hex');
 }
 
 /**

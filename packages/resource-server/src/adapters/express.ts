@@ -1,4 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { traceparent } from '@palisade/audit';
+import { type AuditSink, auditWhenFinished } from '../decisions.js';
+import { currentTraceId, inTrace } from '../trace.js';
 import type { TokenVerifier, VerifiedToken } from '../verify.js';
 import { sendRefusal } from './node-http.js';
 
@@ -19,16 +22,28 @@ export interface ExpressLikeRequest extends IncomingMessage {
  * app.get('/finance/:name', (req, res) => { requireDetail(req.palisadeToken, {...}); res.send(read(req.params.name)); });
  * app.use(expressErrorHandler(verifier));
  */
-export function requireToken(verifier: TokenVerifier) {
+export function requireToken(verifier: TokenVerifier, options: { readonly audit?: AuditSink } = {}) {
   return (request: ExpressLikeRequest, response: ServerResponse, next: (error?: unknown) => void): void => {
-    verifier
-      .verifyRequest({ headers: request.headers, url: request.originalUrl ?? request.url ?? '/', body: request.body })
-      .then((token) => {
-        if (!token) return sendRefusal(response, verifier.audience, undefined);
-        request.palisadeToken = token;
-        next();
-      })
-      .catch((error: unknown) => sendRefusal(response, verifier.audience, error));
+    // The rest of the chain (routes, exchanges, fetches) runs in the caller's trace.
+    inTrace(request.headers.traceparent, () => {
+      const traceId = currentTraceId();
+      if (traceId) response.setHeader('traceparent', traceparent(traceId));
+      const url = request.originalUrl ?? request.url ?? '/';
+      auditWhenFinished(response, options.audit, {
+        audience: verifier.audience,
+        operation: `${request.method} ${url.split('?')[0]}`,
+        traceId,
+        token: () => request.palisadeToken,
+      });
+      verifier
+        .verifyRequest({ headers: request.headers, url, body: request.body })
+        .then((token) => {
+          if (!token) return sendRefusal(response, verifier.audience, undefined);
+          request.palisadeToken = token;
+          next();
+        })
+        .catch((error: unknown) => sendRefusal(response, verifier.audience, error));
+    });
   };
 }
 

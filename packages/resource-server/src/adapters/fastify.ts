@@ -1,7 +1,10 @@
+import { traceparent } from '@palisade/audit';
 import { InvalidToken } from '@palisade/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorAnswer } from '../challenge.js';
+import { type AuditSink, decisionEvent, noteRefusal, refusalOf } from '../decisions.js';
 import { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from '../metadata.js';
+import { currentTraceId, inTrace } from '../trace.js';
 import type { TokenVerifier, VerifiedToken } from '../verify.js';
 
 declare module 'fastify' {
@@ -17,9 +20,13 @@ export function tokenOf(request: FastifyRequest): VerifiedToken {
   return request.palisadeToken;
 }
 
+/** The trace each request runs in (onResponse runs outside the request's async context). */
+const tracesOf = new WeakMap<FastifyRequest, string>();
+
 /** Sends the RFC 6750 / RFC 9728 answer for a refusal. */
 export function refuse(reply: FastifyReply, audience: string, error: unknown | undefined): FastifyReply {
   const answer = errorAnswer(audience, error);
+  noteRefusal(reply.raw, answer.body);
   reply.code(answer.status).headers(answer.headers);
   return answer.body ? reply.send(answer.body) : reply.send();
 }
@@ -40,19 +47,46 @@ export function protect(
   app: FastifyInstance,
   verifier: TokenVerifier,
   metadata: Omit<ResourceMetadataOptions, 'audience' | 'issuer'> = {},
+  options: { readonly audit?: AuditSink } = {},
 ): void {
   const path = protectedResourceMetadataPath(verifier.audience);
   const document = protectedResourceMetadata({ ...metadata, audience: verifier.audience, issuer: verifier.issuer });
   app.get(path, async () => document);
   if (path !== '/.well-known/oauth-protected-resource') app.get('/.well-known/oauth-protected-resource', async () => document);
+  const isMetadata = (request: FastifyRequest) => {
+    const pathOnly = request.url.split('?')[0];
+    return (
+      (request.method === 'GET' || request.method === 'HEAD') && (pathOnly === path || pathOnly === '/.well-known/oauth-protected-resource')
+    );
+  };
+  // Every call runs in the caller's trace (or a new one): exchanges and calls onward carry it, and so do the audit events.
+  app.addHook('onRequest', (request, reply, done) => {
+    inTrace(request.headers.traceparent, () => {
+      const traceId = currentTraceId() as string;
+      tracesOf.set(request, traceId);
+      reply.header('traceparent', traceparent(traceId));
+      done();
+    });
+  });
+  const { audit } = options;
+  if (audit) {
+    app.addHook('onResponse', async (request, reply) => {
+      if (isMetadata(request)) return;
+      audit.send(
+        decisionEvent({
+          audience: verifier.audience,
+          operation: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+          token: request.palisadeToken,
+          status: reply.statusCode,
+          error: refusalOf(reply.raw),
+          traceId: tracesOf.get(request),
+        }),
+      );
+    });
+  }
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     // Only the metadata documents are public; any other path, /.well-known/ or not, needs a token.
-    const pathOnly = request.url.split('?')[0];
-    if (
-      (request.method === 'GET' || request.method === 'HEAD') &&
-      (pathOnly === path || pathOnly === '/.well-known/oauth-protected-resource')
-    )
-      return;
+    if (isMetadata(request)) return;
     try {
       const token = await verifier.verifyRequest({ headers: request.headers, url: request.url, body: request.body });
       if (!token) return refuse(reply, verifier.audience, undefined);

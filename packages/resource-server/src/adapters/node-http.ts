@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { traceparent } from '@palisade/audit';
 import { errorAnswer } from '../challenge.js';
+import { type AuditSink, auditWhenFinished, noteRefusal } from '../decisions.js';
 import { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from '../metadata.js';
+import { currentTraceId, inTrace } from '../trace.js';
 import type { TokenVerifier, VerifiedToken } from '../verify.js';
 
 export type ProtectedHandler = (request: IncomingMessage, response: ServerResponse, token: VerifiedToken) => unknown;
@@ -8,6 +11,7 @@ export type ProtectedHandler = (request: IncomingMessage, response: ServerRespon
 /** Writes the RFC 6750 / RFC 9728 answer for a refusal on a plain node:http response. */
 export function sendRefusal(response: ServerResponse, audience: string, error: unknown | undefined): void {
   const answer = errorAnswer(audience, error);
+  noteRefusal(response, answer.body);
   response.writeHead(answer.status, { ...answer.headers, ...(answer.body ? { 'content-type': 'application/json' } : {}) });
   response.end(answer.body ? JSON.stringify(answer.body) : undefined);
 }
@@ -27,21 +31,33 @@ export function protectNodeHandler(
   verifier: TokenVerifier,
   handler: ProtectedHandler,
   metadata: Omit<ResourceMetadataOptions, 'audience' | 'issuer'> = {},
+  options: { readonly audit?: AuditSink } = {},
 ): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
   const path = protectedResourceMetadataPath(verifier.audience);
   const document = JSON.stringify(protectedResourceMetadata({ ...metadata, audience: verifier.audience, issuer: verifier.issuer }));
-  return async (request, response) => {
-    const url = request.url ?? '/';
-    if (request.method === 'GET' && (url === path || url === '/.well-known/oauth-protected-resource')) {
-      response.writeHead(200, { 'content-type': 'application/json' }).end(document);
-      return;
-    }
-    try {
-      const token = await verifier.verifyRequest({ headers: request.headers, url });
-      if (!token) return sendRefusal(response, verifier.audience, undefined);
-      await handler(request, response, token);
-    } catch (error) {
-      if (!response.headersSent) sendRefusal(response, verifier.audience, error);
-    }
-  };
+  return (request, response) =>
+    inTrace(request.headers.traceparent, async () => {
+      const url = request.url ?? '/';
+      if (request.method === 'GET' && (url === path || url === '/.well-known/oauth-protected-resource')) {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(document);
+        return;
+      }
+      const traceId = currentTraceId();
+      if (traceId) response.setHeader('traceparent', traceparent(traceId));
+      let verified: VerifiedToken | undefined;
+      auditWhenFinished(response, options.audit, {
+        audience: verifier.audience,
+        operation: `${request.method} ${url.split('?')[0]}`,
+        traceId,
+        token: () => verified,
+      });
+      try {
+        const token = await verifier.verifyRequest({ headers: request.headers, url });
+        if (!token) return sendRefusal(response, verifier.audience, undefined);
+        verified = token;
+        await handler(request, response, token);
+      } catch (error) {
+        if (!response.headersSent) sendRefusal(response, verifier.audience, error);
+      }
+    });
 }
