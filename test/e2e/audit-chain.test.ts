@@ -7,17 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { toolAuditSender } from '@palisade/resource-server';
-import * as client from 'openid-client';
-import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
-import { assistant, authorizationRequest } from '../helpers/clients.js';
+import { aliceGatewayToken, gatewayHop as hop } from '../helpers/chain.js';
 import { basic, call, expectError, field, post } from '../helpers/http.js';
 import { DEMO, DEMO_CONFIG, startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { AUDIT_CLIENTS, startTestTools, type TestTools } from '../helpers/tools.js';
 
-const Q4 = { type: 'file_access', locations: ['http://127.0.0.1:9410/finance'], actions: ['read'], identifier: 'Q4-report.pdf' };
 const CLI = fileURLToPath(new URL('../../../packages/cli/bin/palisade.js', import.meta.url));
-const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 
 interface Entry {
   readonly id: string;
@@ -66,46 +61,8 @@ describe('one call across agent, services and tools is one trace in one trail', 
     rmSync(bufferDir, { recursive: true, force: true });
   });
 
-  async function aliceToken(): Promise<string> {
-    const config = await assistant(server.issuer);
-    const request = await authorizationRequest(config, {
-      scope: 'openid tools.access',
-      resource: DEMO.gateway,
-      authorization_details: JSON.stringify([Q4]),
-    });
-    server.clock.advance(30);
-    const callback = await authorizeInBrowser(new ScriptedBrowser(server.issuer), request.url, { ...DEMO.alice, now: server.clock.now() });
-    return (
-      await client.authorizationCodeGrant(config, callback, {
-        pkceCodeVerifier: request.verifier,
-        expectedState: request.state,
-        expectedNonce: request.nonce,
-      })
-    ).access_token;
-  }
-
-  /** The gateway's hop, by hand until the gateway lands (issue 7): an exchange for the reports tool, in the agent's trace. */
-  async function gatewayHop(subjectToken: string): Promise<string> {
-    const actor = await post(
-      `${server.issuer}/token`,
-      { grant_type: 'client_credentials' },
-      basic(DEMO.mcpGateway.id, DEMO.mcpGateway.secret),
-    );
-    const response = await call(`${server.issuer}/token`, {
-      method: 'POST',
-      headers: { authorization: basic(DEMO.mcpGateway.id, DEMO.mcpGateway.secret), traceparent: `00-${trace}-1111111111111111-01` },
-      body: new URLSearchParams({
-        grant_type: TOKEN_EXCHANGE,
-        subject_token: subjectToken,
-        subject_token_type: ACCESS_TOKEN,
-        actor_token: field(actor, 'access_token'),
-        actor_token_type: ACCESS_TOKEN,
-        audience: DEMO.tools.reports,
-        authorization_details: JSON.stringify([Q4]),
-      }),
-    });
-    return field(response, 'access_token');
-  }
+  const aliceToken = () => aliceGatewayToken(server);
+  const gatewayHop = (subjectToken: string) => hop(server, subjectToken, trace);
 
   it('agent → gateway → reports → files: the expected events, in order, under the agent’s trace id, with the act chain', async () => {
     const forReports = await gatewayHop(await aliceToken());

@@ -14,6 +14,7 @@ export const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/demo/palisad
 export const DEMO = {
   alice: { username: 'alice', password: 'alice-password', totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' },
   bob: { username: 'bob', password: 'bob-password' },
+  carol: { username: 'carol', password: 'carol-password' },
   opsBot: { id: 'ops-bot', secret: 'ops-bot-secret' },
   assistant: { id: 'assistant', secret: 'assistant-secret', redirectUri: 'http://127.0.0.1:8765/callback' },
   cli: { id: 'palisade-cli' },

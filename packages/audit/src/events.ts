@@ -63,6 +63,7 @@ export const AUDIT_EVENTS = {
     description: 'A backchannel request carried a wrong user code, or came while locked',
     data: { reason: 'wrong | locked | too long' },
   },
+  'audit.queried': { description: 'An auditor read the trail', data: { filters: 'the filters used, as name=value' } },
   'key.rotated': { description: 'Signing keys were rotated', data: { kids: 'new key ids' } },
   'tool.call_allowed': { description: 'A tool accepted a call', data: { tool: 'audience', operation: 'what was called' } },
   'tool.call_denied': {

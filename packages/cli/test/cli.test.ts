@@ -17,7 +17,7 @@ describe('palisade CLI', () => {
   it('config check accepts the demo realm', () => {
     const result = palisade(['config', 'check', DEMO]);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /valid \(issuer http:\/\/127\.0\.0\.1:9400, 2 users, 9 clients, 7 resource servers\)/);
+    assert.match(result.stdout, /valid \(issuer http:\/\/127\.0\.0\.1:9400, 3 users, 9 clients, 7 resource servers\)/);
   });
 
   it('config check exits 2 and names the bad key', () => {

@@ -48,6 +48,7 @@ export const PATHS = {
   par: '/par',
   backchannelAuthentication: '/bc-authorize',
   device: '/device',
+  audit: '/audit',
   interaction: '/interaction',
 } as const;
 

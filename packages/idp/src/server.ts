@@ -5,6 +5,7 @@ import { traceRequests } from './audit/context.js';
 import { auditIngestion } from './audit/ingest.js';
 import { auditRejections } from './audit/rejections.js';
 import { openAuditTrail } from './audit/trail.js';
+import { auditorRoutes } from './auditor/routes.js';
 import { Backchannel } from './ciba/backchannel.js';
 import { expireDue, redeliverStale } from './ciba/decide.js';
 import type { ParsedConfig } from './config/schema.js';
@@ -106,6 +107,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   backchannelAuthenticationEndpoint(app, context);
   deviceRoutes(app, context);
   auditIngestion(app, context);
+  auditorRoutes(app, context);
   introspectionEndpoint(app, context);
   revocationEndpoint(app, context);
   userinfoEndpoint(app, context);

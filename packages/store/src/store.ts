@@ -28,8 +28,8 @@ export type RecordKind =
   | 'ciba_request'
   | 'ciba_handle'
   | 'ciba_decision'
-  | 'device_session'
-  | 'device_login'
+  | 'console_session'
+  | 'console_login'
   | 'ciba_outbox';
 
 export interface StoredRecord<T> {

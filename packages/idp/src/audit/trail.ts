@@ -108,7 +108,10 @@ export class AuditTrail {
   async flush(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     await this.#flushing;
-    if (this.#queue.length > 0) await (this.#flushing = this.#flushing.then(() => this.#flush()));
+    if (this.#queue.length > 0) {
+      this.#flushing = this.#flushing.then(() => this.#flush());
+      await this.#flushing;
+    }
   }
 
   async close(): Promise<void> {

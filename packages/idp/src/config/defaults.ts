@@ -67,6 +67,9 @@ export const DEFAULTS = {
   audit: {
     checkpointEvery: 100,
     checkpointInterval: 60,
+    cookieName: 'palisade_audit',
+    loginCookieName: 'palisade_audit_login',
+    auditorGroups: ['auditors'],
   },
   clockSkew: 30,
   scopes: ['openid', 'profile', 'email', 'offline_access'],

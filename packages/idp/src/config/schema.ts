@@ -242,6 +242,8 @@ export const configSchema = z.strictObject({
       checkpoint_every: z.number().int().min(1).max(100_000).default(DEFAULTS.audit.checkpointEvery),
       /** …or after this many seconds with unvouched records. */
       checkpoint_interval: seconds.max(3600).default(DEFAULTS.audit.checkpointInterval),
+      /** Users in any of these groups may read the trail at /audit. */
+      auditor_groups: z.array(z.string().min(1)).default([...DEFAULTS.audit.auditorGroups]),
     })
     .prefault({}),
   authorization_details_types: z

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pendingRequests } from '../ciba/decide.js';
+import { DEVICE_APP } from '../console/app.js';
+import { currentConsole } from '../console/session.js';
 import type { IdpContext } from '../context.js';
-import { currentDevice } from './session.js';
 import { viewOf } from './view.js';
 
 /** How often a stream re-reads the store: requests made on other nodes, and expiry, show up within this. */
@@ -22,7 +23,7 @@ export function deviceEvents(app: FastifyInstance, ctx: IdpContext, path: string
   });
 
   app.get(path, async (request: FastifyRequest, reply: FastifyReply) => {
-    const device = await currentDevice(ctx, request);
+    const device = await currentConsole(ctx, DEVICE_APP, request);
     if (!device)
       return reply.code(401).type('application/json').send({ error: 'login_required', error_description: 'sign in on /device first' });
     reply.hijack();
@@ -43,7 +44,7 @@ export function deviceEvents(app: FastifyInstance, ctx: IdpContext, path: string
       sending = sending
         .then(async () => {
           if (ended) return;
-          if (!(await currentDevice(ctx, request))) return end();
+          if (!(await currentConsole(ctx, DEVICE_APP, request))) return end();
           const data = JSON.stringify((await pendingRequests(ctx, device.sub)).map((pending) => viewOf(ctx, pending)));
           if (data !== last && !ended) {
             last = data;

@@ -39,5 +39,20 @@ li.request form .actions { margin-top: 10px; }
   li.request dl { grid-template-columns: 1fr; }
   li.request dd { margin-bottom: 6px; }
 }
+.card:has(table.timeline) { max-width: 1100px; }
+form.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; margin-bottom: 18px; }
+form.filters label { margin: 0; font-size: 13px; }
+form.filters input, form.filters select { display: block; margin-top: 4px; padding: 6px 8px; border: 1px solid #b9c2cf; border-radius: 6px; font: inherit; font-size: 13px; }
+form.filters .actions { margin: 0; }
+section.trace { border-top: 1px solid var(--line); padding-top: 12px; margin-top: 18px; }
+section.trace h2 code { font-size: 13px; }
+h3 { font-size: 14px; margin: 10px 0 4px; }
+ul.tree { list-style: none; margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 13px; }
+ul.tree > li { position: relative; }
+ul.tree > li::before { content: "└ "; color: var(--muted); }
+table.timeline { width: 100%; border-collapse: collapse; font-size: 12px; margin-top: 10px; }
+table.timeline th, table.timeline td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
+table.timeline td { font-family: ui-monospace, monospace; word-break: break-word; }
+table.timeline tr.failure td { background: #fdf1f0; }
 .foot { text-align: center; color: var(--muted); font-size: 12px; margin: 8px auto 40px; max-width: 440px; }
 `;
