@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { toolAuditSender } from '@palisade/resource-server';
 import { aliceGatewayToken, gatewayHop as hop } from '../helpers/chain.js';
+import { NotificationReceiver } from '../helpers/ciba.js';
 import { basic, call, expectError, field, post } from '../helpers/http.js';
 import { DEMO, DEMO_CONFIG, startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { AUDIT_CLIENTS, startTestTools, type TestTools } from '../helpers/tools.js';
@@ -260,5 +261,41 @@ describe('SECURITY: the audit ingestion endpoint', () => {
     const all = (await server.idp.context.store.readAudit()).map((row) => row.entry).join('\n');
     assert.equal(all.includes(token), false);
     assert.ok(all.includes('[redacted]'));
+  });
+});
+
+describe('audit events copied to an OpenTelemetry collector (OTLP/HTTP JSON logs)', () => {
+  it('each event arrives as a log record with the event as body, the trace id, and who and what as attributes; no token', async () => {
+    const collector = await new NotificationReceiver().start();
+    const server = await startTestIdp({
+      mutate: (d) => Object.assign(d, { audit: { otlp: { endpoint: `${collector.url}/v1/logs`, headers: { 'x-api-key': 'k' } } } }),
+    });
+    try {
+      const trace = '11112222333344445555666677778888';
+      const issued = await call(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: basic(DEMO.opsBot.id, DEMO.opsBot.secret), traceparent: `00-${trace}-aaaaaaaaaaaaaaaa-01` },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+      });
+      const received = await collector.next();
+      assert.equal(received.path, '/v1/logs');
+      assert.equal(received.headers['x-api-key'], 'k');
+      const logs = received.body as {
+        resourceLogs: {
+          scopeLogs: {
+            scope: { name: string };
+            logRecords: { body: { stringValue: string }; traceId?: string; attributes: { key: string; value: unknown }[] }[];
+          }[];
+        }[];
+      };
+      const record = logs.resourceLogs[0]?.scopeLogs[0]?.logRecords.find((r) => r.body.stringValue === 'token.issued');
+      assert.ok(record, JSON.stringify(logs));
+      assert.equal(record.traceId, trace);
+      assert.deepEqual(record.attributes.find((a) => a.key === 'palisade.client')?.value, { stringValue: DEMO.opsBot.id });
+      assert.equal(JSON.stringify(received.body).includes(field(issued, 'access_token')), false);
+    } finally {
+      await server.close();
+      await collector.close();
+    }
   });
 });

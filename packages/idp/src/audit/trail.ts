@@ -16,6 +16,7 @@ import { CompactSign } from 'jose';
 import type { ParsedConfig, SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
 import { currentRequest } from './context.js';
+import { OtlpExporter } from './otlp.js';
 
 /** Where the trail reports its own trouble: the server's logger, or the CLI's stderr. */
 export type AuditLogger = Pick<FastifyBaseLogger, 'warn' | 'error'>;
@@ -52,6 +53,8 @@ export class AuditTrail {
   #checkpointed = 0;
   #checkpointedAt: number;
   #timer: NodeJS.Timeout | undefined;
+  /** Copies to an OpenTelemetry collector, where configured. */
+  #exporter: OtlpExporter | undefined;
 
   constructor(
     store: Store,
@@ -70,6 +73,10 @@ export class AuditTrail {
     this.#log = log;
     this.#policy = policy;
     this.#checkpointedAt = clock.now();
+  }
+
+  exportTo(exporter: OtlpExporter): void {
+    this.#exporter = exporter;
   }
 
   /** Starts the periodic checkpoint, and learns where the last one was. */
@@ -137,6 +144,7 @@ export class AuditTrail {
         },
       }));
       this.#end = await this.#store.appendAudit(entries, chainHash, GENESIS);
+      if (this.#exporter) void this.#exporter.export(batch);
       if (this.#end.seq - this.#checkpointed >= this.#policy.every) await this.checkpoint();
     } catch (error) {
       // Not lost: back to the front of the queue, tried again with the next batch.
@@ -186,6 +194,8 @@ export async function openAuditTrail(
     alg: config.keys.algorithms[0] ?? 'ES256',
     component,
   });
+  const otlp = config.audit.otlp;
+  if (otlp) trail.exportTo(new OtlpExporter(otlp.endpoint, otlp.headers, log));
   await trail.start();
   return trail;
 }

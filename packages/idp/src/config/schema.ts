@@ -242,6 +242,14 @@ export const configSchema = z.strictObject({
       checkpoint_every: z.number().int().min(1).max(100_000).default(DEFAULTS.audit.checkpointEvery),
       /** …or after this many seconds with unvouched records. */
       checkpoint_interval: seconds.max(3600).default(DEFAULTS.audit.checkpointInterval),
+      /** A copy of every event to an OpenTelemetry collector (OTLP/HTTP JSON logs), e.g. http://collector:4318/v1/logs. */
+      otlp: z
+        .strictObject({
+          endpoint: absoluteUrl,
+          /** Extra request headers, e.g. an API key from the environment: `{ authorization: "${OTEL_TOKEN}" }`. */
+          headers: z.record(z.string(), z.string()).default({}),
+        })
+        .optional(),
       /** Users in any of these groups may read the trail at /audit. */
       auditor_groups: z.array(z.string().min(1)).default([...DEFAULTS.audit.auditorGroups]),
     })
