@@ -1,5 +1,6 @@
 import { AuditSender } from '@palisade/audit';
 import { ServiceClient } from './client-credentials.js';
+import { outsideTrace } from './trace.js';
 
 export interface ToolAuditOptions {
   readonly issuer: string;
@@ -20,7 +21,8 @@ export function toolAuditSender(options: ToolAuditOptions): AuditSender {
   return new AuditSender({
     endpoint: `${base}/audit/events`,
     component: options.component,
-    token: ({ refresh }) => client.ownToken({ resource: `${base}/audit`, scope: 'audit.write', refresh }),
+    // Delivery happens in the background, whichever request's event started it: it is not part of that trace.
+    token: ({ refresh }) => outsideTrace(() => client.ownToken({ resource: `${base}/audit`, scope: 'audit.write', refresh })),
     ...(options.bufferFile ? { bufferFile: options.bufferFile } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   });

@@ -18,3 +18,8 @@ export function traceHeaders(): Record<string, string> {
   const traceId = currentTraceId();
   return traceId ? { traceparent: traceparent(traceId) } : {};
 }
+
+/** Runs `work` outside any trace: background work (audit delivery) is nobody's call. */
+export function outsideTrace<T>(work: () => T): T {
+  return traces.exit(work);
+}
