@@ -46,7 +46,10 @@ async function call(url: string, init: RequestInit = {}): Promise<Answer> {
 }
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
-const json = (value: object) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+const json = (value: object, headers: Record<string, string> = {}) => ({
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(value),
+});
 const Q4_FILE = { folder: 'finance', name: 'Q4-report.pdf' };
 /** POST /summaries at a reports tool (issue 6). */
 const summarise = (reports: string, value: object, headers: Record<string, string> = {}) =>
@@ -334,19 +337,38 @@ describe('resource-server SDK at the demo files and reports tools (SECURITY M1�
   });
 
   const inQuery = () => `${Q4_PATH}?access_token=${filesQ4}`;
-  for (const [id, what, status, request] of [
-    ['M8a', 'in the query string', 400, () => file(inQuery())],
-    ['M8b', 'in the query string beside a valid header (two methods)', 400, () => file(inQuery(), { headers: bearer(filesQ4) })],
-    // files reads text and JSON bodies only: a form body is refused before any token is looked at.
-    ['M8c', 'in a form body', 415, () => file(Q4_PATH, { method: 'PUT', body: new URLSearchParams({ access_token: filesQ4 }) })],
-    ['M8d', 'in a JSON body', 400, () => file(Q4_PATH, { method: 'PUT', ...json({ access_token: filesQ4 }) })],
-    ['M8e', 'in the JSON body of a reports call', 400, () => summarise(tools.reports, { access_token: reportsQ4, ...Q4_FILE })],
+  for (const [id, what, request] of [
+    ['M8a', 'in the query string', () => file(inQuery())],
+    ['M8b', 'in the query string beside a valid header (two methods)', () => file(inQuery(), { headers: bearer(filesQ4) })],
+    [
+      'M8g',
+      'in a JSON body beside a valid header (two methods)',
+      () => file(Q4_PATH, { method: 'PUT', ...json({ access_token: filesQ4 }, bearer(filesQ4)) }),
+    ],
+    [
+      'M8h',
+      'in the JSON body of a reports call beside a valid header',
+      () => summarise(tools.reports, { access_token: reportsQ4, ...Q4_FILE }, bearer(reportsQ4)),
+    ],
   ] as const)
-    it(`${id}: token ${what} → ${status} invalid_request (2.1 §5.1; RFC 6750 §2, §3.1)`, async () => {
+    it(`${id}: token ${what} → 400 invalid_request (2.1 §5.1; RFC 6750 §2, §3.1)`, async () => {
       const answer = await request();
-      assert.deepEqual({ status: answer.status, error: answer.body.error }, { status, error: 'invalid_request' }, answer.text);
+      assert.deepEqual({ status: answer.status, error: answer.body.error }, { status: 400, error: 'invalid_request' }, answer.text);
       // RFC 6750 §3 leaves a challenge on other statuses optional; the SDK keeps it to 401 and 403.
       assert.equal(answer.headers.get('www-authenticate'), null);
+      noTokenText(answer, [filesQ4, reportsQ4]);
+    });
+
+  // Without an Authorization header the request is refused before its body is read at all: a token in the body is never seen.
+  for (const [id, what, request] of [
+    ['M8c', 'in a form body', () => file(Q4_PATH, { method: 'PUT', body: new URLSearchParams({ access_token: filesQ4 }) })],
+    ['M8d', 'in a JSON body', () => file(Q4_PATH, { method: 'PUT', ...json({ access_token: filesQ4 }) })],
+    ['M8e', 'in the JSON body of a reports call', () => summarise(tools.reports, { access_token: reportsQ4, ...Q4_FILE })],
+  ] as const)
+    it(`${id}: token ${what} and no header → 401 with the bare challenge, before the body is parsed (2.1 §5.1; RFC 6750 §3.1)`, async () => {
+      const answer = await request();
+      assert.equal(answer.status, 401, answer.text);
+      assert.match(answer.headers.get('www-authenticate') ?? '', /^Bearer resource_metadata="[^"]+"$/);
       noTokenText(answer, [filesQ4, reportsQ4]);
     });
 
