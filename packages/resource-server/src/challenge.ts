@@ -49,7 +49,8 @@ export function errorAnswer(audience: string, thrown: unknown | undefined): Erro
     if (error.requiredScope.length > 0) parts.push(`scope="${error.requiredScope.join(' ')}"`);
     if (error.requiredDetails.length > 0) body = { ...body, authorization_details: error.requiredDetails };
   }
-  const status = Math.min(error.status, 500);
+  // 503 says "try again" (a dependency is down); any other server-side failure is a plain 500.
+  const status = error.status > 500 && error.status !== 503 ? 500 : error.status;
   // RFC 6750 §3: the challenge belongs to 401 and 403; other errors (404, 400) are plain.
   const challenge = status === 401 || status === 403 ? { 'www-authenticate': `Bearer ${parts.join(', ')}` } : {};
   return { status, headers: { ...challenge, 'cache-control': 'no-store' }, body };

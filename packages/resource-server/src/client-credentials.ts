@@ -34,30 +34,61 @@ interface Cached {
 export class ServiceClient {
   readonly options: Required<Omit<ClientCredentialsOptions, 'now'>> & { now: () => number };
   readonly #cache = new Map<string, Cached>();
-  #tokenEndpoint: string | undefined;
+  #metadata: Promise<{ token_endpoint: string; introspection_endpoint?: string }> | undefined;
 
   constructor(options: ClientCredentialsOptions) {
     this.options = { refreshMargin: 30, now: () => Math.floor(Date.now() / 1000), ...options };
   }
 
-  async tokenEndpoint(): Promise<string> {
-    if (this.#tokenEndpoint) return this.#tokenEndpoint;
+  /** RFC 8414 metadata, read once; its issuer must be the one configured (§3.3). */
+  async #discover(): Promise<{ token_endpoint: string; introspection_endpoint?: string }> {
     const response = await fetch(new URL('.well-known/oauth-authorization-server', `${this.options.issuer.replace(/\/$/, '')}/`));
-    const metadata = (await response.json()) as { issuer?: string; token_endpoint?: string };
+    const metadata = (await response.json()) as { issuer?: string; token_endpoint?: string; introspection_endpoint?: string };
     if (metadata.issuer !== this.options.issuer || !metadata.token_endpoint) {
       throw new Error('authorization server metadata does not match the issuer');
     }
-    this.#tokenEndpoint = metadata.token_endpoint;
-    return this.#tokenEndpoint;
+    return {
+      token_endpoint: metadata.token_endpoint,
+      ...(metadata.introspection_endpoint ? { introspection_endpoint: metadata.introspection_endpoint } : {}),
+    };
+  }
+
+  async #endpoints() {
+    this.#metadata ??= this.#discover().catch((error: unknown) => {
+      this.#metadata = undefined;
+      throw error;
+    });
+    return this.#metadata;
+  }
+
+  async tokenEndpoint(): Promise<string> {
+    return (await this.#endpoints()).token_endpoint;
+  }
+
+  #basic(): string {
+    const { clientId, clientSecret } = this.options;
+    return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+  }
+
+  /** RFC 7662: what the IdP says about a token now (revoked tokens are `active: false`). */
+  async introspect(token: string): Promise<{ active: boolean; aud?: string | string[] }> {
+    const endpoint = (await this.#endpoints()).introspection_endpoint;
+    if (!endpoint) throw new Error('the authorization server has no introspection endpoint');
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#basic(), ...traceHeaders() },
+      body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) throw new TokenEndpointError(response.status, 'introspection_failed');
+    return (await response.json()) as { active: boolean; aud?: string | string[] };
   }
 
   /** One token request; the answer's token and when it stops being handed out. */
   async request(params: Record<string, string>): Promise<Cached> {
-    const { clientId, clientSecret } = this.options;
-    const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
     const response = await fetch(await this.tokenEndpoint(), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}`, ...traceHeaders() },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#basic(), ...traceHeaders() },
       body: new URLSearchParams(params),
     });
     const body = (await response.json()) as { access_token?: string; expires_in?: number; error?: string };

@@ -3,6 +3,7 @@ export { type ErrorAnswer, errorAnswer, resourceMetadataUrl } from './challenge.
 export { type ClientCredentialsOptions, ServiceClient, TokenEndpointError } from './client-credentials.js';
 export { type AuditSink, decisionEvent } from './decisions.js';
 export { ExchangeError, type ExchangerOptions, TokenExchanger } from './exchange.js';
+export type { IntrospectionOptions } from './introspection.js';
 export { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from './metadata.js';
 export { InsufficientAuthorization, requireDetail, requireScope } from './require.js';
 export { currentTraceId, inTrace, traceHeaders } from './trace.js';

@@ -1,5 +1,6 @@
 import { type AuthorizationDetail, InvalidRequest, InvalidToken, type OAuthError } from '@palisade/core';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { type IntrospectionOptions, Introspector } from './introspection.js';
 
 /** What a verified Palisade access token says (RFC 9068, RFC 9396, RFC 8693 §4.1). */
 export interface VerifiedToken {
@@ -40,6 +41,8 @@ export interface VerifierOptions {
   readonly maxTokenLength?: number;
   /** Seconds since the epoch (tests inject the IdP's clock). */
   readonly now?: () => number;
+  /** Also ask the IdP whether each token is still active (RFC 7662), with a short cache: revocation takes effect within it. */
+  readonly introspection?: IntrospectionOptions;
 }
 
 /** Asymmetric algorithms only; with keys that carry `alg`, jose also pins each key to its own (SECURITY M3, M4). */
@@ -71,15 +74,17 @@ function actorsOf(act: unknown): string[] {
  * audience (M2), expiry and not-before with a small skew.
  */
 export class TokenVerifier {
-  readonly #options: Required<Omit<VerifierOptions, 'jwksUri' | 'now'>>;
+  readonly #options: Required<Omit<VerifierOptions, 'jwksUri' | 'now' | 'introspection'>>;
+  readonly #introspector: Introspector | undefined;
   readonly #now: () => number;
   #keys: JWTVerifyGetKey | undefined;
   readonly #jwksUri: string | undefined;
 
   constructor(options: VerifierOptions) {
-    const { now, jwksUri: _uri, ...rest } = options;
+    const { now, jwksUri: _uri, introspection, ...rest } = options;
     this.#options = { clockTolerance: 30, jwksCooldown: 30, maxTokenLength: 8192, ...rest };
     this.#now = now ?? (() => Date.now() / 1000);
+    this.#introspector = introspection ? new Introspector(options.issuer, introspection, this.#now) : undefined;
     this.#jwksUri = options.jwksUri;
   }
 
@@ -151,6 +156,8 @@ export class TokenVerifier {
     }
     // A sender-constrained token (RFC 9449 `cnf`) must come with its proof; presented as Bearer it is refused (SECURITY P-1).
     if (payload.cnf !== undefined) throw InvalidToken('the access token is sender-constrained', 'cnf present on a Bearer request');
+    // Only tokens that passed every local check are worth a question to the IdP.
+    await this.#introspector?.assertActive(token, payload.exp as number);
     const actors = actorsOf(payload.act);
     return {
       sub: payload.sub as string,

@@ -13,6 +13,12 @@ export interface ReportsOptions extends ToolOptions {
   /** The reports service's own client at the IdP, for token exchange. */
   readonly clientId: string;
   readonly clientSecret: string;
+  /**
+   * Ask the IdP whether each token is still active (RFC 7662, 30 s cache):
+   * the reports tool reads finance data, so a revoked token should stop
+   * working within seconds, not at its expiry.
+   */
+  readonly introspect?: boolean;
 }
 
 /**
@@ -24,7 +30,12 @@ export interface ReportsOptions extends ToolOptions {
  */
 export function createReportsTool(options: ReportsOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
-  const verifier = new TokenVerifier({ issuer: options.issuer, audience: options.audience, ...(options.now ? { now: options.now } : {}) });
+  const verifier = new TokenVerifier({
+    issuer: options.issuer,
+    audience: options.audience,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.introspect ? { introspection: { clientId: options.clientId, clientSecret: options.clientSecret } } : {}),
+  });
   const exchanger = new TokenExchanger({
     issuer: options.issuer,
     clientId: options.clientId,

@@ -42,6 +42,7 @@ async function serveTools(issuer: string, dataDir: string): Promise<Running> {
         clientId: 'report-service',
         clientSecret: env.REPORT_SERVICE_SECRET ?? 'report-service-secret',
         audit: audit('reports', 'report-service', env.REPORT_SERVICE_SECRET),
+        introspect: true,
       }),
     },
     {
