@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { basic, post } from '../helpers/http.js';
 import { DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
@@ -37,5 +38,38 @@ describe('operations endpoints: /healthz, /readyz, /metrics (issue 10)', () => {
     assert.match(text, /palisade_http_request_duration_seconds_bucket\{le="[0-9.]+",route="\/token"\}/);
     assert.equal(text.includes(String(issued.body.access_token)), false);
     assert.equal(text.includes(DEMO.opsBot.secret), false);
+  });
+});
+
+describe('logs carry the trace id (W3C traceparent), so log lines and audit events join up', () => {
+  it('every line logged while serving a request names its trace; the response names it too', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const server = await startTestIdp({ logger: { level: 'info', stream } });
+    try {
+      const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const response = await fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { traceparent: `00-${trace}-00f067aa0ba902b7-01` },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+      });
+      assert.match(response.headers.get('traceparent') ?? '', new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`));
+      await response.body?.cancel();
+    } finally {
+      await server.close();
+    }
+    const served = lines
+      .map((line) => JSON.parse(line) as { msg: string; trace_id?: string })
+      .filter((l) => l.msg !== 'incoming request' && l.msg.includes('request'));
+    assert.ok(served.length >= 2, JSON.stringify(served));
+    assert.ok(
+      served.every((l) => l.trace_id === '4bf92f3577b34da6a3ce929d0e0e4736'),
+      JSON.stringify(served),
+    );
   });
 });

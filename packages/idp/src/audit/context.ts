@@ -37,6 +37,10 @@ export function traceRequests(app: FastifyInstance): void {
     reply.header('traceparent', `00-${traceId}-${spanId}-01`);
     const context: RequestContext = { traceId, spanId, endpoint: request.url.split('?')[0] ?? '' };
     byRequest.set(request, context);
+    // Log lines of this request name its trace, so logs and the audit trail join up (issue 10).
+    const log = request.log.child({ trace_id: traceId });
+    request.log = log;
+    reply.log = log;
     requestContext.run(context, done);
   });
 }
