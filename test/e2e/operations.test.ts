@@ -39,6 +39,16 @@ describe('operations endpoints: /healthz, /readyz, /metrics (issue 10)', () => {
     assert.equal(text.includes(String(issued.body.access_token)), false);
     assert.equal(text.includes(DEMO.opsBot.secret), false);
   });
+
+  it('/metrics counts every audit event by name and outcome (exchanges, CIBA outcomes, refusals) and shows the audit backlog', async () => {
+    const wrong = basic(DEMO.opsBot.id, 'not-the-secret');
+    await post(`${server.issuer}/token`, { grant_type: 'client_credentials' }, wrong);
+    await server.idp.context.audit.flush();
+    const text = await (await fetch(`${server.issuer}/metrics`)).text();
+    assert.match(text, /palisade_audit_events_total\{event="token\.issued",outcome="success"\} [1-9]/);
+    assert.match(text, /palisade_audit_events_total\{event="client\.authentication_failed",outcome="failure"\} 1/);
+    assert.match(text, /palisade_audit_backlog \d+/);
+  });
 });
 
 describe('logs carry the trace id (W3C traceparent), so log lines and audit events join up', () => {

@@ -98,7 +98,9 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   // First, so their request hooks see every route registered after them.
   traceRequests(app);
   auditRejections(app, context);
-  operationsRoutes(app, context, new IdpMetrics());
+  const metrics = new IdpMetrics(() => audit.backlog);
+  audit.observe((event) => metrics.events.inc({ event: event.event, outcome: event.outcome }));
+  operationsRoutes(app, context, metrics);
   discoveryEndpoints(app, context);
   authorizationEndpoint(app, context);
   interactionRoutes(app, context);

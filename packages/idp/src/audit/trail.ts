@@ -75,6 +75,18 @@ export class AuditTrail {
     this.#checkpointedAt = clock.now();
   }
 
+  readonly #observers: ((event: AuditEvent) => void)[] = [];
+
+  /** Calls `observer` with every event as it is recorded (metrics count them). */
+  observe(observer: (event: AuditEvent) => void): void {
+    this.#observers.push(observer);
+  }
+
+  /** Events recorded but not yet in the store. */
+  get backlog(): number {
+    return this.#queue.length;
+  }
+
   exportTo(exporter: OtlpExporter): void {
     this.#exporter = exporter;
   }
@@ -102,6 +114,7 @@ export class AuditTrail {
     if (redacted > 0)
       this.#log.warn({ event: 'audit.redacted', fields: redacted }, 'a secret-looking value was kept out of the audit trail');
     this.#queue.push(value);
+    for (const observer of this.#observers) observer(value);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {

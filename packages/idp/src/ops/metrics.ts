@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of one IdP instance (its own registry, so several
@@ -33,7 +33,24 @@ export class IdpMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** Every audit event by name and outcome: exchanges, CIBA decisions and notifications, refusals, sign-ins. */
+  readonly events = new Counter({
+    name: 'palisade_audit_events_total',
+    help: 'Security events recorded in the audit trail, by event and outcome',
+    labelNames: ['event', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly auditBacklog: Gauge;
+
+  constructor(backlog: () => number = () => 0) {
     collectDefaultMetrics({ register: this.registry, prefix: 'palisade_' });
+    this.auditBacklog = new Gauge({
+      name: 'palisade_audit_backlog',
+      help: 'Audit events recorded but not yet appended to the chain',
+      registers: [this.registry],
+      collect() {
+        this.set(backlog());
+      },
+    });
   }
 }
