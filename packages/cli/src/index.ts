@@ -4,6 +4,7 @@ import { audit } from './commands/audit.js';
 import { configCheck } from './commands/config-check.js';
 import { consentRevoke } from './commands/consent-revoke.js';
 import { dbMigrate } from './commands/db-migrate.js';
+import { dbExport, dbImport } from './commands/db-transfer.js';
 import { demo } from './commands/demo.js';
 import { hashPassword } from './commands/hash-password.js';
 import { keysRotate } from './commands/keys-rotate.js';
@@ -18,6 +19,10 @@ const USAGE = `usage: palisade <command>
   consent revoke --config FILE --user NAME [--client ID]
                                withdraw a user's consent and revoke the grants made under it
   db migrate --config FILE     apply PostgreSQL schema migrations (store.postgres)
+  db export --config FILE [--out FILE]
+                               every live record and the audit chain as JSON Lines (holds keys: mode 0600)
+  db import --config FILE EXPORT_FILE
+                               load an export into the configured (empty) store: SQLite → PostgreSQL or back
   audit verify --config FILE   recompute the audit chain and check its signed checkpoints
   audit tail --config FILE [-n 20] [--follow] [--json]
   audit query --config FILE [--user SUB] [--client ID] [--trace ID] [--event NAME] [--outcome failure] [--since 1h] [--json]
@@ -64,6 +69,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'keys' && sub === 'rotate') return await keysRotate(values.config ?? arg);
     if (command === 'consent' && sub === 'revoke') return await consentRevoke(values.config, values.user, values.client);
     if (command === 'db' && sub === 'migrate') return await dbMigrate(values.config ?? arg);
+    if (command === 'db' && sub === 'export') return await dbExport(values.config, values.out);
+    if (command === 'db' && sub === 'import') return await dbImport(values.config, arg);
     if (command === 'hash-password') return await hashPassword();
     if (command === 'audit') return await audit(sub, values);
     throw new UsageError(USAGE);

@@ -13,3 +13,5 @@ export type {
   StoredRecord,
   WriteOptions,
 } from './store.js';
+export { RECORD_KINDS } from './store.js';
+export { type ExportLine, exportStore, importStore } from './transfer.js';

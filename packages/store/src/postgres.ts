@@ -277,6 +277,38 @@ export class PostgresStore implements Store {
     );
   }
 
+  async importAudit(rows: readonly AuditRow[], checkpoints: readonly AuditCheckpointRow[]): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      if ((await client.query('SELECT 1 FROM palisade_audit LIMIT 1')).rowCount)
+        throw new Error('the audit trail of the target store is not empty');
+      for (const row of rows) {
+        await client.query(
+          sql(
+            `INSERT INTO palisade_audit (seq, entry, prev, hash, time, event, trace_id, sub, client, outcome)
+             VALUES ($seq, $entry, $prev, $hash, $time, $event, $traceId, $sub, $client, $outcome)`,
+            { ...row },
+          ),
+        );
+      }
+      for (const checkpoint of checkpoints) {
+        await client.query(
+          sql('INSERT INTO palisade_audit_checkpoints (seq, hash, signature, created_at) VALUES ($seq, $hash, $signature, $createdAt)', {
+            ...checkpoint,
+          }),
+        );
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
   async auditCheckpoints(): Promise<AuditCheckpointRow[]> {
     const result = await this.#pool.query<{ seq: string; hash: string; signature: string; created_at: string }>(
       'SELECT seq, hash, signature, created_at FROM palisade_audit_checkpoints ORDER BY seq',

@@ -220,6 +220,14 @@ export class SqliteStore implements Store {
     await this.#write(() => this.#stmt.checkpointInsert.run(checkpoint));
   }
 
+  async importAudit(rows: readonly AuditRow[], checkpoints: readonly AuditCheckpointRow[]): Promise<void> {
+    await this.#write(() => {
+      if (this.#stmt.auditLast.get()) throw new Error('the audit trail of the target store is not empty');
+      for (const row of rows) this.#stmt.auditInsert.run(row);
+      for (const checkpoint of checkpoints) this.#stmt.checkpointInsert.run(checkpoint);
+    });
+  }
+
   async auditCheckpoints(): Promise<AuditCheckpointRow[]> {
     return (this.#stmt.checkpoints.all() as { seq: number; hash: string; signature: string; created_at: number }[]).map((row) => ({
       seq: row.seq,

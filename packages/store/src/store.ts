@@ -11,26 +11,28 @@
  * Handles that are bearer secrets (codes, refresh tokens, session cookies)
  * are stored under their SHA-256, never raw.
  */
-export type RecordKind =
-  | 'grant'
-  | 'authorization_code'
-  | 'access_token'
-  | 'refresh_token'
-  | 'session'
-  | 'interaction'
-  | 'consent'
-  | 'signing_key'
-  | 'replay'
-  | 'totp_last_step'
-  | 'pushed_request'
-  | 'login_failures'
-  | 'grant_link'
-  | 'ciba_request'
-  | 'ciba_handle'
-  | 'ciba_decision'
-  | 'console_session'
-  | 'console_login'
-  | 'ciba_outbox';
+export const RECORD_KINDS = [
+  'grant',
+  'authorization_code',
+  'access_token',
+  'refresh_token',
+  'session',
+  'interaction',
+  'consent',
+  'signing_key',
+  'replay',
+  'totp_last_step',
+  'pushed_request',
+  'login_failures',
+  'grant_link',
+  'ciba_request',
+  'ciba_handle',
+  'ciba_decision',
+  'console_session',
+  'console_login',
+  'ciba_outbox',
+] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
 
 export interface StoredRecord<T> {
   readonly kind: RecordKind;
@@ -113,6 +115,8 @@ export interface AuditStore {
   /** Records in sequence order matching the query (all of them without one). */
   readAudit(query?: AuditQuery): Promise<AuditRow[]>;
   addAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void>;
+  /** Copies a chain in verbatim (`palisade db import`); refused unless this store's trail is empty. */
+  importAudit(rows: readonly AuditRow[], checkpoints: readonly AuditCheckpointRow[]): Promise<void>;
   auditCheckpoints(): Promise<AuditCheckpointRow[]>;
 }
 
