@@ -14,3 +14,4 @@ const store = new SqliteStore(join(dataDir, 'palisade.db'));
 const idp = await createIdp({ config, store });
 await idp.listen({ host: '127.0.0.1', port });
 process.send?.({ port });
+process.on('message', (message) => message === 'exit' && process.exit(0));

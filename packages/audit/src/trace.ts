@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
@@ -18,11 +18,21 @@ export function parseTraceparent(header: string | string[] | undefined): string 
   return traceId;
 }
 
+/**
+ * 32 hex digits from a UUID v4 (122 random bits, never all zeros). Node pools
+ * the randomness behind randomUUID; a randomBytes call per request showed up
+ * at 5 % of the token endpoint's profile.
+ */
 export function newTraceId(): string {
-  return randomBytes(16).toString('hex');
+  return randomUUID().replaceAll('-', '');
+}
+
+/** 16 hex digits for a span (parent-id), from the same pool. */
+export function newSpanId(): string {
+  return randomUUID().replaceAll('-', '').slice(16);
 }
 
 /** A `traceparent` continuing `traceId` from a new span of ours (sampled). */
 export function traceparent(traceId: string): string {
-  return `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+  return `00-${traceId}-${newSpanId()}-01`;
 }

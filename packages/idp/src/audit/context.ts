@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
-import { newTraceId, parseTraceparent } from '@palisade/audit';
+import { newSpanId, newTraceId, parseTraceparent } from '@palisade/audit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** What every audit event recorded while serving one request shares. */
@@ -33,7 +32,7 @@ export function contextOf(request: FastifyRequest): RequestContext | undefined {
 export function traceRequests(app: FastifyInstance): void {
   app.addHook('onRequest', (request, reply, done) => {
     const traceId = parseTraceparent(request.headers.traceparent) ?? newTraceId();
-    const spanId = randomBytes(8).toString('hex');
+    const spanId = newSpanId();
     reply.header('traceparent', `00-${traceId}-${spanId}-01`);
     const context: RequestContext = { traceId, spanId, endpoint: request.url.split('?')[0] ?? '' };
     byRequest.set(request, context);

@@ -117,7 +117,8 @@ export class AuditTrail {
     for (const observer of this.#observers) observer(value);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => {
+      // A microtask, not a later turn: the append joins the store's group commit of this turn (one WAL commit, not two).
+      queueMicrotask(() => {
         this.#scheduled = false;
         this.#flushing = this.#flushing.then(() => this.#flush());
       });
