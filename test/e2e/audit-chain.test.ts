@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { AuditEvent } from '@palisade/audit';
 import { toolAuditSender } from '@palisade/resource-server';
 import { aliceGatewayToken, gatewayHop as hop } from '../helpers/chain.js';
 import { NotificationReceiver } from '../helpers/ciba.js';
@@ -15,22 +16,8 @@ import { AUDIT_CLIENTS, startTestTools, type TestTools } from '../helpers/tools.
 
 const CLI = fileURLToPath(new URL('../../../packages/cli/bin/palisade.js', import.meta.url));
 
-interface Entry {
-  readonly id: string;
-  readonly event: string;
-  readonly component: string;
-  readonly outcome: string;
-  readonly time: string;
-  readonly trace_id?: string;
-  readonly sub?: string;
-  readonly client?: string;
-  readonly jti?: string;
-  readonly derived_from?: string;
-  readonly act?: unknown;
-  readonly reason?: string;
-  readonly reporter?: string;
-  readonly data?: Record<string, unknown>;
-}
+/** What a stored entry parses back to: the catalogue's event type. */
+type Entry = AuditEvent;
 
 describe('one call across agent, services and tools is one trace in one trail', () => {
   let server: TestIdp;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { AuditEvent } from '@palisade/audit';
 import Database from 'better-sqlite3';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
@@ -18,19 +19,8 @@ import { DEMO, DEMO_CONFIG, type TestIdp } from '../helpers/idp.js';
 const Q4 = { type: 'file_access', locations: ['http://127.0.0.1:9410/finance'], actions: ['read'], identifier: 'Q4-report.pdf' };
 const CLI = fileURLToPath(new URL('../../../packages/cli/bin/palisade.js', import.meta.url));
 
-interface Entry {
-  readonly event: string;
-  readonly outcome: string;
-  readonly component: string;
-  readonly trace_id?: string;
-  readonly sub?: string;
-  readonly client?: string;
-  readonly jti?: string;
-  readonly derived_from?: string;
-  readonly act?: unknown;
-  readonly reason?: string;
-  readonly data?: Record<string, unknown>;
-}
+/** What a stored entry parses back to: the catalogue's event type. */
+type Entry = AuditEvent;
 
 describe('the audit trail: what the IdP records, and proof that nobody changed it', () => {
   let server: TestIdp;
@@ -144,7 +134,7 @@ describe('the audit trail: what the IdP records, and proof that nobody changed i
 
   it('a person’s sign-in, consent, code and tokens, and the exchange that followed, are recorded in order with the act chain', () => {
     const events = entries().map((e) => e.entry);
-    const names = events.map((e) => e.event);
+    const names: string[] = events.map((e) => e.event);
     const order = [
       'user.authentication_failed',
       'user.authenticated',

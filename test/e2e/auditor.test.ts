@@ -24,22 +24,31 @@ async function signIn(server: TestIdp, who: 'carol' | 'bob'): Promise<ScriptedBr
   return browser;
 }
 
+/** A realm whose trail holds one agent → gateway → reports → files call under TRACE. */
+async function realmWithTrace(): Promise<{ server: TestIdp; tools: TestTools; close: () => Promise<void> }> {
+  const server = await startTestIdp();
+  const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-auditor-'));
+  const tools = await startTestTools(server.issuer, () => server.clock.now(), { bufferDir });
+  assert.equal((await summarizeInTrace(server, tools, TRACE)).status, 200);
+  return {
+    server,
+    tools,
+    async close() {
+      await tools.close();
+      await server.close();
+      rmSync(bufferDir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('the auditor page at /audit', () => {
   let server: TestIdp;
-  let tools: TestTools;
-  let bufferDir: string;
+  let close: () => Promise<void>;
 
   before(async () => {
-    server = await startTestIdp();
-    bufferDir = mkdtempSync(join(tmpdir(), 'palisade-auditor-'));
-    tools = await startTestTools(server.issuer, () => server.clock.now(), { bufferDir });
-    assert.equal((await summarizeInTrace(server, tools, TRACE)).status, 200);
+    ({ server, close } = await realmWithTrace());
   });
-  after(async () => {
-    await tools.close();
-    await server.close();
-    rmSync(bufferDir, { recursive: true, force: true });
-  });
+  after(() => close());
 
   it('nobody signed in gets the sign-in page; a user outside auditors gets 403 and no events', async () => {
     const anonymous = await fetch(`${server.issuer}/audit?trace=${TRACE}`);
@@ -96,23 +105,17 @@ const skip = chromiumUnavailable();
 
 describe('the auditor page in headless Chromium', { skip }, () => {
   let server: TestIdp;
-  let tools: TestTools;
   let browser: Browser;
-  let bufferDir: string;
+  let close: () => Promise<void>;
 
   before(async () => {
-    server = await startTestIdp();
-    bufferDir = mkdtempSync(join(tmpdir(), 'palisade-auditor-'));
-    tools = await startTestTools(server.issuer, () => server.clock.now(), { bufferDir });
-    assert.equal((await summarizeInTrace(server, tools, TRACE)).status, 200);
+    ({ server, close } = await realmWithTrace());
     browser = await launchChromium();
     mkdirSync(OUTPUT, { recursive: true });
   });
   after(async () => {
     await browser?.close();
-    await tools?.close();
-    await server?.close();
-    rmSync(bufferDir, { recursive: true, force: true });
+    await close?.();
   });
 
   it('carol signs in, searches the trace, and reads who acted for alice at each hop', async () => {

@@ -74,10 +74,6 @@ export const AUDIT_EVENTS = {
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;
 
-export function isAuditEventName(name: string): name is AuditEventName {
-  return Object.hasOwn(AUDIT_EVENTS, name);
-}
-
 type DataValue = string | number | boolean | readonly string[];
 
 /**

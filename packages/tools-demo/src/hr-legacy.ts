@@ -109,12 +109,13 @@ export function createHrLegacyTool(options: ToolOptions): FastifyInstance {
     app.addHook('onResponse', async (request, reply) => {
       const allowed = reply.statusCode < 400;
       const sub = subjects.get(request);
+      const traceId = parseTraceparent(request.headers.traceparent);
       audit.send({
         event: allowed ? 'tool.call_allowed' : 'tool.call_denied',
         outcome: allowed ? 'success' : 'failure',
         ...(allowed ? {} : { reason: `http_${reply.statusCode}` }),
         ...(sub ? { sub } : {}),
-        ...(parseTraceparent(request.headers.traceparent) ? { trace_id: parseTraceparent(request.headers.traceparent) as string } : {}),
+        ...(traceId ? { trace_id: traceId } : {}),
         data: {
           tool: options.audience,
           operation: `${request.method} ${request.routeOptions.url ?? ''}`,

@@ -1,8 +1,7 @@
 import { randomToken } from '@palisade/core';
-import type { StoredRecord } from '@palisade/store';
 import type { IdpContext } from '../context.js';
 import { issueForGrant } from '../grants/issue-for-grant.js';
-import { linkGrant } from '../tokens/grant-links.js';
+import { createGrant } from '../tokens/create-grant.js';
 import type { Grant } from '../tokens/model.js';
 import { revokeGrant } from '../tokens/revoke-grant.js';
 import { type CibaDecision, type CibaHandle, type CibaRequest, ownerKey, RECORD_GRACE_SECONDS, requestKey } from './model.js';
@@ -156,7 +155,11 @@ export async function expireDue(ctx: IdpContext): Promise<number> {
  * (poll, ping) or pushed, lasting as long as refresh tokens may, or the
  * access token when the client cannot refresh.
  */
-export async function grantFor(ctx: IdpContext, request: CibaRequest, decision: CibaDecision & { outcome: 'approved' }): Promise<Grant> {
+async function grantFor(
+  ctx: IdpContext,
+  request: CibaRequest,
+  decision: CibaDecision & { outcome: 'approved' },
+): Promise<{ grant: Grant; expiresAt: number }> {
   const client = ctx.realm.clients.get(request.clientId);
   const grant: Grant = {
     clientId: request.clientId,
@@ -170,12 +173,9 @@ export async function grantFor(ctx: IdpContext, request: CibaRequest, decision: 
     ...(request.authorizationDetails ? { authorizationDetails: request.authorizationDetails } : {}),
   };
   const { lifetimes } = ctx.realm.config;
-  const expiresAt = ctx.clock.now() + (client?.grantTypes.has('refresh_token') ? lifetimes.refresh_token : lifetimes.access_token);
-  if (await ctx.store.insert('grant', decision.grantId, grant, { expiresAt, grantId: decision.grantId })) {
-    // Withdrawing consent for this client revokes approvals too (SECURITY R6).
-    await linkGrant(ctx.store, decision.grantId, grant, expiresAt);
-  }
-  return grant;
+  // Linked to the consent for this client: withdrawing it revokes approvals too (SECURITY R6).
+  const lifetime = client?.grantTypes.has('refresh_token') ? lifetimes.refresh_token : lifetimes.access_token;
+  return { grant, expiresAt: await createGrant(ctx, decision.grantId, grant, lifetime) };
 }
 
 /** The token response for an approved request, issued once: the handle is consumed first. */
@@ -189,13 +189,12 @@ export async function redeem(
   if (!client) return undefined;
   const consumed = await ctx.store.consume<CibaHandle>('ciba_handle', request.handle);
   if (!consumed?.first) return undefined;
-  const grant = await grantFor(ctx, request, decision);
-  const grantRecord = (await ctx.store.find<Grant>('grant', decision.grantId)) as StoredRecord<Grant> | undefined;
+  const { grant, expiresAt } = await grantFor(ctx, request, decision);
   return issueForGrant(ctx, {
     client,
     grantId: decision.grantId,
     grant,
-    grantExpiresAt: grantRecord?.expiresAt ?? ctx.clock.now(),
+    grantExpiresAt: expiresAt,
     scope: request.scope,
     authorizationDetails: request.authorizationDetails,
     ...(options.pushedFor ? { pushedFor: options.pushedFor } : {}),

@@ -1,6 +1,6 @@
 import { randomToken, sha256 } from '@palisade/core';
 import type { IdpContext } from '../context.js';
-import { linkGrant } from '../tokens/grant-links.js';
+import { createGrant } from '../tokens/create-grant.js';
 import type { AuthorizationCodeRecord, Grant } from '../tokens/model.js';
 import type { AuthorizationRequest, Session } from './model.js';
 
@@ -28,8 +28,7 @@ export async function issueAuthorizationCode(ctx: IdpContext, request: Authoriza
   const grantLifetime = client?.grantTypes.has('refresh_token')
     ? lifetimes.refresh_token
     : lifetimes.authorization_code + lifetimes.access_token;
-  await ctx.store.insert('grant', grantId, grant, { expiresAt: now + grantLifetime, grantId });
-  await linkGrant(ctx.store, grantId, grant, now + grantLifetime);
+  await createGrant(ctx, grantId, grant, grantLifetime);
 
   const code = randomToken(32);
   const record: AuthorizationCodeRecord = {

@@ -16,8 +16,30 @@ function clientCard(client: Client, redirectUri: string): SafeHtml {
   return html`<div class="client"><strong>${client.name}</strong><code>client ${client.id} · returns to ${new URL(redirectUri).host}</code></div>`;
 }
 
-function errorBox(message: string | undefined): SafeHtml | undefined {
+export function errorBox(message: string | undefined): SafeHtml | undefined {
   return message ? html`<div class="error" role="alert">${message}</div>` : undefined;
+}
+
+/** The username and password form, shared by the sign-in pages of flows and of the IdP's own apps. */
+export function passwordForm(input: { action: string; csrf: string; username?: string | undefined }): SafeHtml {
+  return html`<form method="post" action="${input.action}">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${input.username ?? ''}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<div class="actions"><button type="submit">Sign in</button></div>
+</form>`;
+}
+
+/** The TOTP code form, shared likewise. */
+export function totpForm(input: { action: string; csrf: string }): SafeHtml {
+  return html`<form method="post" action="${input.action}">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<label for="code">Verification code</label>
+<input id="code" name="code" type="text" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required autofocus>
+<div class="actions"><button type="submit">Verify</button></div>
+</form>`;
 }
 
 export function loginPage(input: {
@@ -34,14 +56,7 @@ export function loginPage(input: {
 <p class="lead">to continue to</p>
 ${clientCard(input.client, input.redirectUri)}
 ${errorBox(input.error)}
-<form method="post" action="${input.action}">
-<input type="hidden" name="csrf" value="${input.csrf}">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${input.username ?? ''}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<div class="actions"><button type="submit">Sign in</button></div>
-</form>`,
+${passwordForm(input)}`,
   );
 }
 
@@ -52,12 +67,7 @@ export function totpPage(input: { action: string; csrf: string; client: Client; 
 <p class="lead">Enter the 6-digit code from your authenticator app.</p>
 ${clientCard(input.client, input.redirectUri)}
 ${errorBox(input.error)}
-<form method="post" action="${input.action}">
-<input type="hidden" name="csrf" value="${input.csrf}">
-<label for="code">Verification code</label>
-<input id="code" name="code" type="text" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required autofocus>
-<div class="actions"><button type="submit">Verify</button></div>
-</form>`,
+${totpForm(input)}`,
   );
 }
 
