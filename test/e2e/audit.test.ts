@@ -161,7 +161,7 @@ describe('the audit trail: what the IdP records, and proof that nobody changed i
     assert.deepEqual([saml?.data?.token_type, saml?.data?.audience], ['urn:ietf:params:oauth:token-type:saml2', DEMO.tools.hr]);
   });
 
-  it('refusals are recorded: a failed client authentication names the client, and CIBA decisions name the request’s trace', () => {
+  it('L4: refusals are recorded: a failed client authentication names the client, and CIBA decisions name the request’s trace', () => {
     const events = entries().map((e) => e.entry);
     const failed = events.find((e) => e.event === 'client.authentication_failed');
     assert.deepEqual(
@@ -245,7 +245,7 @@ describe('the audit trail: what the IdP records, and proof that nobody changed i
       'truncated',
     ],
   ] as const) {
-    it(`audit verify pinpoints ${name}`, () => {
+    it(`${kind === 'truncated' ? 'L2' : 'L1'}: audit verify pinpoints ${name}`, () => {
       const copy = tampered(change);
       try {
         const result = palisade(['audit', 'verify'], copy);
