@@ -34,14 +34,17 @@ function clientError(error: unknown): OAuthError | undefined {
 /**
  * The answer to a refused request (RFC 6750 §3, RFC 9728 §5.1): a
  * `WWW-Authenticate: Bearer` challenge naming the resource metadata; no error
- * code when no token was sent (SECURITY M1); for insufficient authorization,
+ * code when no token was sent (SECURITY M1), but the resource's scopes; for insufficient authorization,
  * the required scope in the challenge and the required details in the body.
  * Never a token or its content.
  */
-export function errorAnswer(audience: string, thrown: unknown | undefined): ErrorAnswer {
+export function errorAnswer(audience: string, thrown: unknown | undefined, scopes: readonly string[] = []): ErrorAnswer {
   const metadata = `resource_metadata="${resourceMetadataUrl(audience)}"`;
-  if (thrown === undefined)
-    return { status: 401, headers: { 'www-authenticate': `Bearer ${metadata}`, 'cache-control': 'no-store' }, body: undefined };
+  if (thrown === undefined) {
+    // MCP authorization: the scopes to ask for travel with the first challenge (RFC 6750 §3 `scope`).
+    const scope = scopes.length > 0 ? `, scope="${scopes.join(' ')}"` : '';
+    return { status: 401, headers: { 'www-authenticate': `Bearer ${metadata}${scope}`, 'cache-control': 'no-store' }, body: undefined };
+  }
   const error: OAuthError = clientError(thrown) ?? toOAuthError(thrown);
   const parts = [metadata, `error="${error.error}"`, `error_description="${error.description}"`];
   let body: Record<string, unknown> = error.toJSON();

@@ -20,6 +20,24 @@ export class TokenEndpointError extends Error {
   }
 }
 
+/** The parts of RFC 8414 metadata services use. */
+export interface AuthorizationServerMetadata {
+  readonly issuer: string;
+  readonly token_endpoint: string;
+  readonly introspection_endpoint?: string;
+  readonly backchannel_authentication_endpoint?: string;
+  readonly [name: string]: unknown;
+}
+
+/** A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly token_type: string;
+  readonly expires_in?: number;
+  readonly issued_token_type?: string;
+  readonly [name: string]: unknown;
+}
+
 interface Cached {
   readonly token: string;
   readonly exp: number;
@@ -34,26 +52,24 @@ interface Cached {
 export class ServiceClient {
   readonly options: Required<Omit<ClientCredentialsOptions, 'now'>> & { now: () => number };
   readonly #cache = new Map<string, Cached>();
-  #metadata: Promise<{ token_endpoint: string; introspection_endpoint?: string }> | undefined;
+  #metadata: Promise<AuthorizationServerMetadata> | undefined;
 
   constructor(options: ClientCredentialsOptions) {
     this.options = { refreshMargin: 30, now: () => Math.floor(Date.now() / 1000), ...options };
   }
 
   /** RFC 8414 metadata, read once; its issuer must be the one configured (§3.3). */
-  async #discover(): Promise<{ token_endpoint: string; introspection_endpoint?: string }> {
+  async #discover(): Promise<AuthorizationServerMetadata> {
     const response = await fetch(new URL('.well-known/oauth-authorization-server', `${this.options.issuer.replace(/\/$/, '')}/`));
-    const metadata = (await response.json()) as { issuer?: string; token_endpoint?: string; introspection_endpoint?: string };
-    if (metadata.issuer !== this.options.issuer || !metadata.token_endpoint) {
+    const metadata = (await response.json()) as Partial<AuthorizationServerMetadata>;
+    if (metadata.issuer !== this.options.issuer || typeof metadata.token_endpoint !== 'string') {
       throw new Error('authorization server metadata does not match the issuer');
     }
-    return {
-      token_endpoint: metadata.token_endpoint,
-      ...(metadata.introspection_endpoint ? { introspection_endpoint: metadata.introspection_endpoint } : {}),
-    };
+    return metadata as AuthorizationServerMetadata;
   }
 
-  async #endpoints() {
+  /** The IdP's metadata (RFC 8414), discovered once; a failed discovery is retried on the next call. */
+  async metadata(): Promise<AuthorizationServerMetadata> {
     this.#metadata ??= this.#discover().catch((error: unknown) => {
       this.#metadata = undefined;
       throw error;
@@ -62,7 +78,7 @@ export class ServiceClient {
   }
 
   async tokenEndpoint(): Promise<string> {
-    return (await this.#endpoints()).token_endpoint;
+    return (await this.metadata()).token_endpoint;
   }
 
   #basic(): string {
@@ -70,30 +86,38 @@ export class ServiceClient {
     return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
   }
 
-  /** RFC 7662: what the IdP says about a token now (revoked tokens are `active: false`). */
-  async introspect(token: string): Promise<{ active: boolean; aud?: string | string[] }> {
-    const endpoint = (await this.#endpoints()).introspection_endpoint;
-    if (!endpoint) throw new Error('the authorization server has no introspection endpoint');
-    const response = await fetch(endpoint, {
+  /** A form POST to one of the IdP's endpoints, authenticated as this client (client_secret_basic), in the current trace. */
+  async post(endpoint: string, params: Record<string, string>, init: { signal?: AbortSignal } = {}): Promise<Response> {
+    return fetch(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#basic(), ...traceHeaders() },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
-      signal: AbortSignal.timeout(5000),
+      body: new URLSearchParams(params),
+      ...init,
     });
+  }
+
+  /** RFC 7662: what the IdP says about a token now (revoked tokens are `active: false`). */
+  async introspect(token: string): Promise<{ active: boolean; aud?: string | string[] }> {
+    const endpoint = (await this.metadata()).introspection_endpoint;
+    if (!endpoint) throw new Error('the authorization server has no introspection endpoint');
+    const response = await this.post(endpoint, { token, token_type_hint: 'access_token' }, { signal: AbortSignal.timeout(5000) });
     if (!response.ok) throw new TokenEndpointError(response.status, 'introspection_failed');
     return (await response.json()) as { active: boolean; aud?: string | string[] };
   }
 
   /** One token request; the answer's token and when it stops being handed out. */
   async request(params: Record<string, string>): Promise<Cached> {
-    const response = await fetch(await this.tokenEndpoint(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#basic(), ...traceHeaders() },
-      body: new URLSearchParams(params),
-    });
-    const body = (await response.json()) as { access_token?: string; expires_in?: number; error?: string };
-    if (!response.ok || !body.access_token) throw new TokenEndpointError(response.status, body.error ?? 'invalid_response');
-    return { token: body.access_token, exp: this.options.now() + (body.expires_in ?? 0) };
+    const issued = await this.tokenRequest(params);
+    return { token: issued.access_token, exp: this.options.now() + (issued.expires_in ?? 0) };
+  }
+
+  /** One token request, with the whole successful answer (RFC 6749 §5.1), else a TokenEndpointError. */
+  async tokenRequest(params: Record<string, string>): Promise<TokenResponse> {
+    const response = await this.post(await this.tokenEndpoint(), params);
+    const body = (await response.json()) as Partial<TokenResponse> & { error?: string };
+    if (!response.ok || typeof body.access_token !== 'string')
+      throw new TokenEndpointError(response.status, body.error ?? 'invalid_response');
+    return body as TokenResponse;
   }
 
   fresh(entry: Cached | undefined): entry is Cached {

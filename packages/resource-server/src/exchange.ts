@@ -34,14 +34,15 @@ export class TokenExchanger {
     this.#client = new ServiceClient(options);
   }
 
-  /** A token for `audience`, on behalf of the subject of `subject`, narrowed to `authorizationDetails`. */
+  /** A token for `audience`, on behalf of the subject of `subject`, narrowed to `authorizationDetails` (of `requestedTokenType`, an access token by default). */
   async exchange(
     subject: VerifiedToken,
     audience: string,
-    options: { authorizationDetails?: readonly AuthorizationDetail[] } = {},
+    options: { authorizationDetails?: readonly AuthorizationDetail[]; requestedTokenType?: string } = {},
   ): Promise<string> {
     const details = options.authorizationDetails ? JSON.stringify(options.authorizationDetails) : '';
-    const key = `${subject.jti}\u0000${audience}\u0000${details}`;
+    const type = options.requestedTokenType ?? '';
+    const key = `${subject.jti}\u0000${audience}\u0000${details}\u0000${type}`;
     const cached = this.#cache.get(key);
     if (this.#client.fresh(cached)) return cached.token;
     const issued = await this.#exchange({
@@ -52,6 +53,8 @@ export class TokenExchanger {
       actor_token_type: ACCESS_TOKEN,
       audience,
       ...(details ? { authorization_details: details } : {}),
+      // RFC 8693 §2.1: e.g. urn:ietf:params:oauth:token-type:saml2 for a legacy service.
+      ...(type ? { requested_token_type: type } : {}),
     });
     for (const [k, v] of this.#cache) if (!this.#client.fresh(v)) this.#cache.delete(k);
     this.#cache.set(key, issued);

@@ -1,6 +1,12 @@
 export { type ToolAuditOptions, toolAuditSender } from './audit.js';
 export { type ErrorAnswer, errorAnswer, resourceMetadataUrl } from './challenge.js';
-export { type ClientCredentialsOptions, ServiceClient, TokenEndpointError } from './client-credentials.js';
+export {
+  type AuthorizationServerMetadata,
+  type ClientCredentialsOptions,
+  ServiceClient,
+  TokenEndpointError,
+  type TokenResponse,
+} from './client-credentials.js';
 export { type AuditSink, decisionEvent } from './decisions.js';
 export { ExchangeError, type ExchangerOptions, TokenExchanger } from './exchange.js';
 export type { IntrospectionOptions } from './introspection.js';

@@ -5,6 +5,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { auditOption } from './audit-option.js';
 import type { ToolOptions } from './files.js';
 
+const SCHEDULES = [
+  { report: 'Q4-report.pdf', folder: 'finance', every: 'quarter', next: '2027-01-05' },
+  { report: 'budget-2027.xlsx', folder: 'finance', every: 'year', next: '2027-11-15' },
+] as const;
+
 export interface ReportsOptions extends ToolOptions {
   /** The files tool's audience. */
   readonly filesAudience: string;
@@ -42,7 +47,14 @@ export function createReportsTool(options: ReportsOptions): FastifyInstance {
     clientSecret: options.clientSecret,
     ...(options.now ? { now: options.now } : {}),
   });
-  protect(app, verifier, { name: 'Reports service', authorizationDetailsTypes: ['file_access'] }, auditOption(options));
+  protect(app, verifier, { name: 'Reports service', authorizationDetailsTypes: ['file_access', 'tool_access'] }, auditOption(options));
+
+  // When each recurring report is produced: operational data an autonomous agent (ops-bot) may read with a
+  // tool_access detail for exactly this action — no user, no files (ARCHITECTURE flow 1).
+  app.get('/schedules', async (request) => {
+    requireDetail(tokenOf(request), { type: 'tool_access', locations: [options.audience], actions: ['reports.schedules'] });
+    return { schedules: SCHEDULES };
+  });
 
   app.post<{ Body: { folder?: unknown; name?: unknown } }>('/summaries', async (request, reply) => {
     const { folder, name } = request.body ?? {};

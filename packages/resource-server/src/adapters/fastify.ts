@@ -24,8 +24,8 @@ export function tokenOf(request: FastifyRequest): VerifiedToken {
 const tracesOf = new WeakMap<FastifyRequest, string>();
 
 /** Sends the RFC 6750 / RFC 9728 answer for a refusal. */
-export function refuse(reply: FastifyReply, audience: string, error: unknown | undefined): FastifyReply {
-  const answer = errorAnswer(audience, error);
+export function refuse(reply: FastifyReply, audience: string, error: unknown | undefined, scopes: readonly string[] = []): FastifyReply {
+  const answer = errorAnswer(audience, error, scopes);
   noteRefusal(reply.raw, answer.body);
   reply.code(answer.status).headers(answer.headers);
   return answer.body ? reply.send(answer.body) : reply.send();
@@ -91,7 +91,7 @@ export function protect(
     if (isMetadata(request)) return;
     try {
       const token = await verifier.verifyRequest({ headers: request.headers, url: request.url });
-      if (!token) return refuse(reply, verifier.audience, undefined);
+      if (!token) return refuse(reply, verifier.audience, undefined, metadata.scopes);
       request.palisadeToken = token;
     } catch (error) {
       return refuse(reply, verifier.audience, error);

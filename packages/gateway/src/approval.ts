@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import { type AuthorizationDetail, covers, randomToken, safeEqual, sameDetail, sha256 } from '@palisade/core';
+import { type ServiceClient, TokenEndpointError, type TokenVerifier, type VerifiedToken } from '@palisade/resource-server';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { Arguments } from './template.js';
+import type { GatewayTool } from './tools.js';
+
+/** The RAR type that binds a person's approval to one exact call (docs/gateway.md). */
+export const TOOL_CALL_TYPE = 'tool_call';
+const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
+
+/** Why a call that needed a person's approval does not go ahead; shown to the MCP client as a tool error. */
+export class ApprovalRefused extends Error {
+  override readonly name = 'ApprovalRefused';
+  constructor(
+    readonly outcome: 'denied' | 'expired' | 'unavailable' | 'no_user' | 'mismatch',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the IdP told the gateway about one request: a ping (redeem now), or pushed tokens or error. */
+type Notice = { readonly kind: 'ping' } | { readonly kind: 'push'; readonly body: Record<string, unknown> };
+
+interface Waiter {
+  readonly authReqId: string;
+  notify(notice: Notice): void;
+}
+
+export interface ApprovalsOptions {
+  /** The gateway's canonical URI: the audience of approval tokens, and their `tool_call` location. */
+  readonly resource: string;
+  readonly issuer: string;
+  readonly mode: 'ping' | 'push';
+  /** The client registered with the chosen delivery mode. */
+  readonly client: ServiceClient;
+  /** Verifies approval tokens (audience: the gateway). */
+  readonly verifier: TokenVerifier;
+  /** Seconds a call waits for the person. */
+  readonly wait: number;
+  readonly progressInterval: number;
+  readonly now: () => number;
+}
+
+export interface PendingCall {
+  readonly token: VerifiedToken;
+  readonly tool: GatewayTool;
+  readonly args: Arguments;
+  /** Called while the person has not decided yet (MCP progress notifications). */
+  readonly onProgress: (message: string) => Promise<void>;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Asking a person to approve one exact tool call on their authentication
+ * device (OpenID Connect CIBA, ping or push mode), and waiting for the answer.
+ *
+ * The request carries the call's own authorization details plus a
+ * `tool_call` detail naming the tool and the SHA-256 of its canonical
+ * arguments, valid until the wait ends: the token that comes back is usable
+ * for that call alone, and the gateway checks so before it uses it.
+ */
+export class Approvals {
+  /** Waiters by the SHA-256 of their client_notification_token (the token itself is never kept as a key). */
+  readonly #waiters = new Map<string, Waiter>();
+  #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+
+  constructor(readonly options: ApprovalsOptions) {}
+
+  /** The binding detail for this call: tool, arguments digest, until when. */
+  bindingDetail(tool: GatewayTool, args: Arguments, until: number): AuthorizationDetail {
+    return {
+      type: TOOL_CALL_TYPE,
+      locations: [this.options.resource],
+      actions: [tool.name],
+      arguments_digest: tool.digest(args),
+      expires_at: until,
+    };
+  }
+
+  /** Asks the token's user to approve the call, waits, and returns the approval token (audience: the gateway). */
+  async approve(call: PendingCall): Promise<VerifiedToken> {
+    const { token, tool, args } = call;
+    if (token.sub === token.clientId)
+      throw new ApprovalRefused('no_user', 'this call needs a person to approve it, and the token acts for no person (client credentials)');
+    const until = this.options.now() + this.options.wait;
+    const binding = this.bindingDetail(tool, args, until);
+    const required = tool.required(args);
+    const notificationToken = randomToken();
+    const metadata = await this.options.client.metadata();
+    const endpoint = metadata.backchannel_authentication_endpoint;
+    if (typeof endpoint !== 'string') throw new ApprovalRefused('unavailable', 'the identity provider does not offer CIBA approvals');
+    const response = await this.options.client.post(endpoint, {
+      scope: 'openid',
+      // Palisade subjects are usernames: the token's own user is the one asked (CIBA §7.1 login_hint).
+      login_hint: token.sub,
+      binding_message: tool.bindingMessage(args),
+      authorization_details: JSON.stringify([...required, binding]),
+      resource: this.options.resource,
+      requested_expiry: String(this.options.wait),
+      client_notification_token: notificationToken,
+    });
+    const asked = (await response.json()) as { auth_req_id?: string; expires_in?: number; error?: string };
+    if (!response.ok || typeof asked.auth_req_id !== 'string') {
+      if (asked.error === 'unknown_user_id')
+        throw new ApprovalRefused('no_user', 'the identity provider does not know who should approve this call');
+      throw new ApprovalRefused('unavailable', `the approval request was refused (${asked.error ?? response.status})`);
+    }
+    const notice = await this.#wait(notificationToken, asked.auth_req_id, call);
+    const issued = notice.kind === 'ping' ? await this.#redeem(asked.auth_req_id) : await this.#pushed(notice.body, asked.auth_req_id);
+    return this.#check(issued, call, binding, required);
+  }
+
+  async #wait(notificationToken: string, authReqId: string, call: PendingCall): Promise<Notice> {
+    const key = sha256(notificationToken);
+    const deadline = Date.now() + this.options.wait * 1000;
+    const progress = () => {
+      const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      call.onProgress(`waiting for ${call.token.sub} to approve on their device (${left} s left)`).catch(() => undefined);
+    };
+    const timers: NodeJS.Timeout[] = [];
+    let cancelled = () => {};
+    try {
+      return await new Promise<Notice>((resolve, reject) => {
+        this.#waiters.set(key, { authReqId, notify: resolve });
+        cancelled = () => reject(new ApprovalRefused('expired', 'the call was cancelled while waiting for approval'));
+        call.signal.addEventListener('abort', cancelled, { once: true });
+        timers.push(
+          setInterval(progress, this.options.progressInterval * 1000),
+          setTimeout(() => reject(new ApprovalRefused('expired', 'nobody approved the call in time')), this.options.wait * 1000),
+        );
+        progress();
+      });
+    } finally {
+      this.#waiters.delete(key);
+      for (const timer of timers) clearTimeout(timer);
+      call.signal.removeEventListener('abort', cancelled);
+    }
+  }
+
+  /**
+   * A notification from the IdP (CIBA §10.2 ping, §10.3 push), authenticated
+   * by the client_notification_token of a waiting call; false when no call
+   * waits for it (the caller answers 401).
+   */
+  deliver(bearer: string, body: Record<string, unknown>): boolean {
+    const waiter = this.#waiters.get(sha256(bearer));
+    if (!waiter || typeof body.auth_req_id !== 'string' || !safeEqual(body.auth_req_id, waiter.authReqId)) return false;
+    waiter.notify(this.options.mode === 'ping' ? { kind: 'ping' } : { kind: 'push', body });
+    return true;
+  }
+
+  async #redeem(authReqId: string): Promise<string> {
+    try {
+      const issued = await this.options.client.tokenRequest({ grant_type: CIBA_GRANT, auth_req_id: authReqId });
+      return issued.access_token;
+    } catch (error) {
+      if (error instanceof TokenEndpointError) throw refusalOf(error.error);
+      throw error;
+    }
+  }
+
+  /** CIBA §10.3.1: pushed tokens count only with an ID token for this request whose at_hash matches. */
+  async #pushed(body: Record<string, unknown>, authReqId: string): Promise<string> {
+    if (typeof body.error === 'string') throw refusalOf(body.error);
+    const { access_token: accessToken, id_token: idToken } = body;
+    if (typeof accessToken !== 'string' || typeof idToken !== 'string')
+      throw new ApprovalRefused('unavailable', 'the approval arrived without its tokens');
+    const metadata = await this.options.client.metadata();
+    this.#jwks ??= createRemoteJWKSet(new URL(String(metadata.jwks_uri)));
+    const { payload, protectedHeader } = await jwtVerify(idToken, this.#jwks, {
+      issuer: this.options.issuer,
+      audience: this.options.client.options.clientId,
+      currentDate: new Date(this.options.now() * 1000),
+    }).catch(() => {
+      throw new ApprovalRefused('mismatch', 'the pushed ID token is not valid');
+    });
+    const digest = createHash(`sha${String(protectedHeader.alg).slice(2)}`)
+      .update(accessToken)
+      .digest();
+    const atHash = digest.subarray(0, digest.length / 2).toString('base64url');
+    if (payload['urn:openid:params:jwt:claim:auth_req_id'] !== authReqId || payload.at_hash !== atHash)
+      throw new ApprovalRefused('mismatch', 'the pushed tokens do not belong to this approval');
+    return accessToken;
+  }
+
+  /** The approval token must be for this gateway, this user, this exact call, still in time. */
+  async #check(issued: string, call: PendingCall, binding: AuthorizationDetail, required: AuthorizationDetail[]): Promise<VerifiedToken> {
+    const approval = await this.options.verifier.verify(issued).catch(() => {
+      throw new ApprovalRefused('mismatch', 'the approval token is not valid for this gateway');
+    });
+    const bound = approval.authorizationDetails.some((detail) => sameDetail(detail, binding));
+    if (approval.sub !== call.token.sub || !bound || !required.every((detail) => covers(approval.authorizationDetails, detail)))
+      throw new ApprovalRefused('mismatch', 'the approval does not match this call');
+    if (Number(binding.expires_at) < this.options.now())
+      throw new ApprovalRefused('expired', 'the approval came after the call stopped waiting');
+    return approval;
+  }
+}
+
+function refusalOf(error: string): ApprovalRefused {
+  if (error === 'access_denied') return new ApprovalRefused('denied', 'the person denied this call on their device');
+  if (error === 'expired_token') return new ApprovalRefused('expired', 'the approval request expired before anyone decided');
+  return new ApprovalRefused('unavailable', `the approval could not be completed (${error})`);
+}
