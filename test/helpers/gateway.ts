@@ -1,9 +1,15 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AuditEvent, AuditSender } from '@palisade/audit';
 import { createGateway, type Gateway, parseGatewayConfig } from '@palisade/gateway';
-import type { AuditSink } from '@palisade/resource-server';
+import { toolAuditSender } from '@palisade/resource-server';
+import type { AuditQuery } from '@palisade/store';
 import { parse as parseYaml } from 'yaml';
-import { type ConfigDocument, freePort, startTestIdp, type TestIdp } from './idp.js';
+import { authorizeInBrowser, ScriptedBrowser } from './browser.js';
+import { field, post } from './http.js';
+import { type ConfigDocument, DEMO, freePort, startTestIdp, type TestIdp } from './idp.js';
 import { startTestTools, type TestTools } from './tools.js';
 
 export const GATEWAY_CONFIG = fileURLToPath(new URL('../../../examples/demo/gateway.yaml', import.meta.url));
@@ -23,6 +29,10 @@ export interface GatewayDomain {
   readonly gateway: Gateway;
   /** The gateway's MCP endpoint, which is also its canonical URI (the audience of its tokens). */
   readonly url: string;
+  /** The gateway's audit sender, when started with `audit`. */
+  readonly gatewayAudit: AuditSender | undefined;
+  /** Delivers every buffered audit event to the IdP's trail, then reads the events matching `query`. */
+  trail(query?: AuditQuery): Promise<AuditEvent[]>;
   close(): Promise<void>;
 }
 
@@ -30,8 +40,10 @@ export interface GatewayDomainOptions {
   readonly mode?: 'ping' | 'push';
   /** Seconds a call waits for approval. */
   readonly wait?: number;
+  /** The tools and the gateway report to the IdP's audit trail (senders buffering in this directory). */
   readonly audit?: { readonly bufferDir: string };
-  readonly gatewayAudit?: AuditSink;
+  /** Where some tools are reached instead (a capturing server standing in for files, say): by their demo port. */
+  readonly toolUrls?: Readonly<Partial<Record<'9410' | '9411' | '9412' | '9413', string>>>;
   readonly mutateIdp?: (document: ConfigDocument) => void;
 }
 
@@ -53,7 +65,13 @@ export async function startGatewayDomain(options: GatewayDomainOptions = {}): Pr
     },
   });
   const tools = await startTestTools(server.issuer, () => server.clock.now(), options.audit);
-  const listening: Record<string, string> = { '9410': tools.files, '9411': tools.reports, '9412': tools.payments, '9413': tools.hr };
+  const listening: Record<string, string> = {
+    '9410': tools.files,
+    '9411': tools.reports,
+    '9412': tools.payments,
+    '9413': tools.hr,
+    ...options.toolUrls,
+  };
   const document = parseYaml(readFileSync(GATEWAY_CONFIG, 'utf8')) as { tools: { call: { url: string } }[]; approvals: object };
   // A tool's audience is its name; where it listens in a test is another port.
   for (const tool of document.tools)
@@ -63,20 +81,80 @@ export async function startGatewayDomain(options: GatewayDomainOptions = {}): Pr
     PALISADE_IDP_PORT: new URL(server.issuer).port,
     PALISADE_GATEWAY_PORT: String(port),
   });
-  const gateway = await createGateway(config, {
-    now: () => server.clock.now(),
-    ...(options.gatewayAudit ? { audit: options.gatewayAudit } : {}),
-  });
+  const gatewayAudit = options.audit
+    ? toolAuditSender({
+        issuer: server.issuer,
+        clientId: DEMO.mcpGateway.id,
+        clientSecret: DEMO.mcpGateway.secret,
+        component: 'gateway',
+        bufferFile: join(options.audit.bufferDir, 'audit-gateway.jsonl'),
+      })
+    : undefined;
+  const gateway = await createGateway(config, { now: () => server.clock.now(), ...(gatewayAudit ? { audit: gatewayAudit } : {}) });
   const url = await gateway.listen();
   return {
     server,
     tools,
     gateway,
     url,
+    gatewayAudit,
+    async trail(query = {}) {
+      await Promise.all([gatewayAudit, ...Object.values(tools.senders ?? {})].map((sender) => sender?.flush()));
+      await server.idp.context.audit.flush();
+      return (await server.idp.context.store.readAudit(query)).map((row) => JSON.parse(row.entry) as AuditEvent);
+    },
     async close() {
       await gateway.close();
+      await gatewayAudit?.close();
       await tools.close();
       await server.close();
     },
   };
+}
+
+/** PKCE S256 (RFC 7636) for a scripted login. */
+function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/**
+ * A gateway token for alice or bob through the palisade-cli agent: PAR with
+ * the details, the person's login and consent, code + PKCE with `resource` =
+ * the gateway. Resolves with the token, or the error the IdP sent back.
+ */
+export async function userGatewayToken(
+  domain: GatewayDomain,
+  user: 'alice' | 'bob',
+  details: readonly Record<string, unknown>[],
+): Promise<{ token?: string; error?: string }> {
+  const { issuer, clock } = domain.server;
+  const { verifier, challenge } = pkce();
+  const redirectUri = 'http://127.0.0.1:8790/callback';
+  const pushed = await post(`${issuer}/par`, {
+    client_id: DEMO.cli.id,
+    response_type: 'code',
+    redirect_uri: redirectUri,
+    scope: 'tools.access',
+    resource: domain.url,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: randomBytes(16).toString('base64url'),
+    ...(details.length > 0 ? { authorization_details: JSON.stringify(details) } : {}),
+  });
+  if (pushed.status !== 201) return { error: String(pushed.body.error) };
+  clock.advance(30);
+  const authorize = `${issuer}/authorize?${new URLSearchParams({ client_id: DEMO.cli.id, request_uri: field(pushed, 'request_uri') })}`;
+  const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), authorize, { ...DEMO[user], now: clock.now() });
+  const code = callback.searchParams.get('code');
+  if (!code) return { error: callback.searchParams.get('error') ?? 'no_code' };
+  const tokens = await post(`${issuer}/token`, {
+    grant_type: 'authorization_code',
+    client_id: DEMO.cli.id,
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+    resource: domain.url,
+  });
+  return tokens.status === 200 ? { token: field(tokens, 'access_token') } : { error: String(tokens.body.error) };
 }

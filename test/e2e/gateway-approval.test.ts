@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Device } from '../helpers/ciba.js';
+import { type GatewayDomain, startGatewayDomain, userGatewayToken } from '../helpers/gateway.js';
+import { DEMO } from '../helpers/idp.js';
+
+const ARGS = { amount: '25000.00', currency: 'EUR', creditorName: 'Acme Supplies GmbH', iban: 'DE89370400440532013000' };
+/** The payment alice allowed her agent at sign-in: exactly this one (the realm's payment_initiation type is exact). */
+const PAYMENT = {
+  type: 'payment_initiation',
+  locations: [DEMO.tools.payments],
+  actions: ['initiate'],
+  instructedAmount: { currency: 'EUR', amount: ARGS.amount },
+  creditorName: ARGS.creditorName,
+  creditorAccount: { iban: ARGS.iban },
+};
+const SMALL = { ...ARGS, amount: '900.00' };
+const SMALL_PAYMENT = { ...PAYMENT, instructedAmount: { currency: 'EUR', amount: '900.00' } };
+
+type Result = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> };
+
+/** An MCP SDK client holding alice's gateway token. */
+async function agent(domain: GatewayDomain, token: string): Promise<Client> {
+  const client = new Client({ name: 'assistant', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(domain.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+  );
+  return client;
+}
+
+describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE flow 4)', () => {
+  for (const mode of ['ping', 'push'] as const) {
+    describe(`${mode} mode`, () => {
+      let domain: GatewayDomain;
+      let device: Device;
+      let client: Client;
+      const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-gw-approval-'));
+
+      before(async () => {
+        domain = await startGatewayDomain({ mode, wait: 600, audit: { bufferDir } });
+        const token = (await userGatewayToken(domain, 'alice', [PAYMENT, SMALL_PAYMENT])).token ?? assert.fail('alice got no token');
+        device = new Device(domain.server);
+        await device.signIn('alice');
+        client = await agent(domain, token);
+      });
+      after(async () => {
+        await client?.close();
+        await domain?.close();
+        rmSync(bufferDir, { recursive: true, force: true });
+      });
+
+      /** Calls payments.transfer and answers the request that appears on alice's device. */
+      async function transfer(
+        decide: 'approve' | 'deny',
+      ): Promise<{ result: Result; progress: string[]; shown: Awaited<ReturnType<Device['pending']>> }> {
+        const progress: string[] = [];
+        const pending = client.callTool({ name: 'payments.transfer', arguments: ARGS }, undefined, {
+          onprogress: (p) => progress.push(p.message ?? ''),
+          timeout: 60_000,
+        });
+        const shown = await device.pending();
+        const request = shown[0] ?? assert.fail('nothing on the device');
+        if (decide === 'approve') await device.approve(request.id);
+        else await device.deny(request.id);
+        return { result: (await pending) as Result, progress, shown };
+      }
+
+      it('above EUR 10,000: alice sees exactly this payment on her device, approves with TOTP, and the transfer is made for her', async () => {
+        const { result, progress, shown } = await transfer('approve');
+        assert.equal(shown.length, 1);
+        assert.equal(shown[0]?.binding_message, 'Pay EUR 25000.00 to Acme Supplies GmbH');
+        assert.deepEqual(shown[0]?.client, { id: mode === 'ping' ? DEMO.mcpGateway.id : 'mcp-gateway-push', name: 'Palisade MCP gateway' });
+        assert.equal(
+          shown[0]?.headlines[0],
+          'Palisade MCP gateway asks to make a payment of EUR 25000.00 to Acme Supplies GmbH (DE89370400440532013000)',
+        );
+        assert.match(shown[0]?.headlines[1] ?? '', /run payments\.transfer through the MCP gateway, once, with exactly these arguments/);
+        assert.equal(result.isError, undefined, JSON.stringify(result));
+        const made = result.structuredContent as { status: string; initiatedBy: string; actors: string[] };
+        assert.equal(made.status, 'accepted');
+        assert.equal(made.initiatedBy, 'alice');
+        assert.ok(
+          progress.some((message) => message.startsWith('waiting for alice to approve')),
+          `progress: ${progress.join(' | ')}`,
+        );
+        const allowed = await domain.trail({ event: 'tool.call_allowed', sub: 'alice' });
+        const entry = allowed.find((e) => e.component === 'gateway' && e.data?.operation === 'tools/call payments.transfer');
+        assert.equal(entry?.data?.approval, 'amount above 10000.00');
+        assert.equal(entry?.data?.status, 201);
+      });
+
+      it('denied on the device: the tool is not called and the agent reads why (isError)', async () => {
+        const { result } = await transfer('deny');
+        assert.equal(result.isError, true);
+        assert.match(result.content[0]?.text ?? '', /denied this call on their device/);
+        const denied = await domain.trail({ event: 'tool.call_denied', sub: 'alice' });
+        assert.ok(denied.some((e) => e.component === 'gateway' && e.reason === 'approval_denied'));
+      });
+
+      if (mode === 'ping') {
+        it('below the threshold, with the exact payment granted at sign-in: no approval needed, the transfer is made', async () => {
+          const result = (await client.callTool({ name: 'payments.transfer', arguments: SMALL })) as Result;
+          assert.equal(result.isError, undefined, JSON.stringify(result));
+          assert.equal((result.structuredContent as { status: string }).status, 'accepted');
+        });
+
+        it('another amount than the one granted: 403 before anyone is asked', async () => {
+          await assert.rejects(
+            client.callTool({ name: 'payments.transfer', arguments: { ...ARGS, amount: '25000.01' } }),
+            /403|insufficient_scope|Forbidden/i,
+          );
+        });
+      }
+    });
+  }
+
+  describe('nobody decides in time', () => {
+    let domain: GatewayDomain;
+    before(async () => {
+      domain = await startGatewayDomain({ wait: 5 });
+    });
+    after(async () => {
+      await domain?.close();
+    });
+
+    it('the call ends after the configured wait with a clear tool error', async () => {
+      const token = (await userGatewayToken(domain, 'alice', [PAYMENT])).token ?? assert.fail('alice got no token');
+      const client = await agent(domain, token);
+      const result = (await client.callTool({ name: 'payments.transfer', arguments: ARGS })) as Result;
+      assert.equal(result.isError, true);
+      assert.match(result.content[0]?.text ?? '', /nobody approved the call in time/);
+      await client.close();
+    });
+  });
+});
