@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { loadGatewayConfig } from '@palisade/gateway';
 import { ConfigError, loadConfigFile } from '@palisade/idp';
 import { audit } from './commands/audit.js';
 import { configCheck } from './commands/config-check.js';
@@ -6,6 +7,7 @@ import { consentRevoke } from './commands/consent-revoke.js';
 import { dbMigrate } from './commands/db-migrate.js';
 import { dbExport, dbImport } from './commands/db-transfer.js';
 import { demo } from './commands/demo.js';
+import { serveGateway } from './commands/gateway.js';
 import { hashPassword } from './commands/hash-password.js';
 import { keysRotate } from './commands/keys-rotate.js';
 import { closeOnSignal, serveIdp } from './commands/serve.js';
@@ -14,6 +16,7 @@ const USAGE = `usage: palisade <command>
 
   demo                         start the whole demo domain (examples/demo/palisade.yaml)
   idp --config FILE            start the identity provider
+  gateway --config FILE        start the MCP gateway (examples/demo/gateway.yaml)
   config check FILE            validate a configuration file without starting
   keys rotate --config FILE    generate new signing keys; old ones stay published until their tokens expire
   consent revoke --config FILE --user NAME [--client ID]
@@ -63,6 +66,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       const running = await serveIdp(loadConfigFile(values.config));
       closeOnSignal(running);
       process.stdout.write(`Palisade IdP listening at ${Object.values(running.urls)[0]}\n`);
+      return 0;
+    }
+    if (command === 'gateway') {
+      if (!values.config) throw new UsageError('palisade gateway --config FILE');
+      const running = await serveGateway(loadGatewayConfig(values.config));
+      closeOnSignal(running);
+      process.stdout.write(`Palisade MCP gateway listening at ${Object.values(running.urls)[0]}\n`);
       return 0;
     }
     if (command === 'config' && sub === 'check') return configCheck(arg ?? values.config);

@@ -68,6 +68,8 @@ export const gatewayConfigSchema = z.strictObject({
       progress_interval: z.number().int().min(1).max(60).default(5),
     })
     .prefault({}),
+  /** The gateway reports each decision to the IdP's audit trail; events wait in this file while the IdP is away. */
+  audit: z.strictObject({ buffer_file: z.string().min(1).optional() }).prefault({}),
   /** Scopes a token must carry to use the gateway at all. */
   scopes: z.array(z.string().min(1)).default(['tools.access']),
   tools: z.array(toolSchema).min(1),

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditSender } from '@palisade/audit';
+import { loadGatewayConfig } from '@palisade/gateway';
 import { loadConfigFile } from '@palisade/idp';
 import { toolAuditSender } from '@palisade/resource-server';
 import { createFilesTool, createHrLegacyTool, createPaymentsTool, createReportsTool } from '@palisade/tools-demo';
+import { serveGateway } from './gateway.js';
 import { closeOnSignal, type Running, serveIdp } from './serve.js';
 
 /**
@@ -73,22 +75,26 @@ async function serveTools(issuer: string, dataDir: string): Promise<Running> {
 
 /** examples/demo/palisade.yaml at the repository root. */
 export const DEMO_CONFIG = fileURLToPath(new URL('../../../../../examples/demo/palisade.yaml', import.meta.url));
+/** examples/demo/gateway.yaml: the MCP gateway in front of the demo tools. */
+export const DEMO_GATEWAY_CONFIG = fileURLToPath(new URL('../../../../../examples/demo/gateway.yaml', import.meta.url));
 
 /** `palisade demo`: the whole demo domain in one process on loopback. */
 export async function demo(): Promise<number> {
   const config = loadConfigFile(DEMO_CONFIG);
   const idp = await serveIdp(config);
   const tools = await serveTools(config.issuer, config.data_dir);
+  const gateway = await serveGateway(loadGatewayConfig(DEMO_GATEWAY_CONFIG));
   const running: Running = {
-    urls: { ...idp.urls, ...tools.urls },
+    urls: { ...idp.urls, ...gateway.urls, ...tools.urls },
     async close() {
+      await gateway.close();
       await tools.close();
       await idp.close();
     },
   };
   closeOnSignal(running);
   const lines = [
-    'Palisade demo domain is running (development only; see examples/demo/palisade.yaml).',
+    'Palisade demo domain is running (development only; see examples/demo/palisade.yaml and gateway.yaml).',
     '',
     ...Object.entries(running.urls).map(([name, url]) => `  ${name.padEnd(30)} ${url}`),
     '',
