@@ -55,7 +55,7 @@ describe('PAR + RAR end to end with openid-client 6 (RFC 9126, RFC 9396)', () =>
     const metadata = config.serverMetadata();
     assert.equal(metadata.pushed_authorization_request_endpoint, `${server.issuer}/par`);
     assert.equal(metadata.require_pushed_authorization_requests, false, 'required per client (assistant), not globally');
-    assert.deepEqual(metadata.authorization_details_types_supported, ['file_access', 'payment_initiation', 'tool_access']);
+    assert.deepEqual(metadata.authorization_details_types_supported, ['file_access', 'payment_initiation', 'tool_call', 'tool_access']);
   });
 
   it('alice approves exactly "read Q4-report.pdf": the token, the token response and introspection carry exactly that', async () => {

@@ -254,9 +254,17 @@ describe('SECURITY D4–D5: detail policy per client and group, and no details i
   });
 
   it('D4: a client may request only its authorization_details_types: palisade-cli at PAR, ops-bot at /token → 400 invalid_authorization_details (RFC 9396 §5, §10)', async () => {
+    // tool_call binds a person's approval to one call: only the gateway's clients may ask for it.
+    const approvalBinding = {
+      type: 'tool_call',
+      locations: [DEMO.gateway],
+      actions: ['payments.transfer'],
+      arguments_digest: 'A'.repeat(43),
+      expires_at: 1,
+    };
     const cli = await post(
       `${server.issuer}/par`,
-      requestParams({ client_id: DEMO.cli.id, redirect_uri: CLI_REDIRECT, authorization_details: json([TOOL]) }),
+      requestParams({ client_id: DEMO.cli.id, redirect_uri: CLI_REDIRECT, authorization_details: json([approvalBinding]) }),
     );
     expectError(cli, 400, 'invalid_authorization_details');
     assert.equal(cli.body.request_uri, undefined);

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// npm run bench: MCP tools/call requests per second and latency through the
+// Palisade gateway (token verified, coverage checked, the exchanged token for
+// the tool served from the cache, the downstream reports tool called over
+// HTTP, which verifies its own token) beside a bare official-SDK MCP server
+// answering the same trivial tool in-process, measured in the same run,
+// reported as a ratio. Each server runs in its own process.
+//
+// BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 20), BENCH_ROUNDS (default 3).
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import autocannon from 'autocannon';
+
+const duration = Number(process.env.BENCH_DURATION ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const children = [];
+async function start(script, env = {}) {
+  const port = await freePort();
+  const child = fork(new URL(script, import.meta.url), [], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+const issuer = await start('./servers/idp.mjs');
+const reports = await start('./servers/reports.mjs', { ISSUER: issuer });
+const gateway = `${await start('./servers/gateway.mjs', { ISSUER: issuer, REPORTS_URL: reports })}/mcp`;
+const bare = `${await start('./servers/mcp-bare.mjs')}/mcp`;
+
+// ops-bot's gateway token, allowed exactly the one tool action (ARCHITECTURE flow 1).
+const tokenResponse = await fetch(`${issuer}/token`, {
+  method: 'POST',
+  headers: {
+    'content-type': 'application/x-www-form-urlencoded',
+    authorization: `Basic ${Buffer.from('ops-bot:ops-bot-secret').toString('base64')}`,
+  },
+  body: new URLSearchParams({
+    grant_type: 'client_credentials',
+    authorization_details: JSON.stringify([{ type: 'tool_access', locations: ['http://127.0.0.1:9411'], actions: ['reports.schedules'] }]),
+  }),
+});
+const { access_token: token } = await tokenResponse.json();
+if (!token) throw new Error(`no token: ${tokenResponse.status}`);
+
+const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'reports.schedules', arguments: {} } });
+const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
+const scenarios = {
+  bare: { url: bare, headers },
+  gateway: { url: gateway, headers: { ...headers, authorization: `Bearer ${token}` } },
+};
+
+async function measure({ url, headers }, seconds = duration) {
+  const result = await autocannon({ url, method: 'POST', body, headers, connections, duration: seconds });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const summary = (runs, key) => ({
+  median: median(runs.map((r) => r[key])),
+  min: Math.min(...runs.map((r) => r[key])),
+  max: Math.max(...runs.map((r) => r[key])),
+});
+const runs = { bare: [], gateway: [] };
+try {
+  // One real call first: it must succeed (and it warms the exchanged-token cache).
+  const first = await (await fetch(gateway, { method: 'POST', body, headers: scenarios.gateway.headers })).text();
+  if (!first.includes('Q4-report.pdf') || first.includes('"isError":true')) throw new Error(`the gateway call failed: ${first}`);
+  for (const scenario of Object.values(scenarios)) await measure(scenario, 2); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, scenario] of Object.entries(scenarios)) runs[name].push(await measure(scenario));
+  }
+} finally {
+  for (const child of children) child.kill();
+}
+
+const result = {
+  date: new Date().toISOString(),
+  node: process.version,
+  settings: { duration, connections, rounds },
+  bare: { rps: summary(runs.bare, 'rps'), p50: summary(runs.bare, 'p50'), p99: summary(runs.bare, 'p99') },
+  gateway: { rps: summary(runs.gateway, 'rps'), p50: summary(runs.gateway, 'p50'), p99: summary(runs.gateway, 'p99') },
+};
+result.ratio = result.gateway.rps.median / result.bare.rps.median;
+const row = (name, r) =>
+  `| ${name} | ${r.rps.median.toFixed(0)} (${r.rps.min.toFixed(0)}–${r.rps.max.toFixed(0)}) | ${r.p50.median} | ${r.p99.median} |`;
+console.log(`\nMCP tools/call, ${connections} connections, ${duration} s × ${rounds} rounds, median (min–max)\n`);
+console.log('| server | requests/s | p50 ms | p99 ms |');
+console.log('|---|---|---|---|');
+console.log(row('bare SDK MCP server, tool answered in-process, no auth', result.bare));
+console.log(row('Palisade gateway: verify, cover check, cached exchange, downstream HTTP tool', result.gateway));
+console.log(`\nGateway / bare SDK server = ${(result.ratio * 100).toFixed(1)}%`);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/gateway.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
