@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Browser } from 'playwright-core';
 import { ScriptedBrowser } from '../helpers/browser.js';
-import { summarizeInTrace } from '../helpers/chain.js';
+import { Q4 } from '../helpers/chain.js';
 import { chromiumUnavailable, launchChromium } from '../helpers/chromium.js';
-import { DEMO, startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { startTestTools, type TestTools } from '../helpers/tools.js';
+import { startGatewayDomain, userGatewayToken } from '../helpers/gateway.js';
+import { DEMO, type TestIdp } from '../helpers/idp.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 /** Screenshots meant for people: test/output/ (not committed). */
@@ -24,18 +26,22 @@ async function signIn(server: TestIdp, who: 'carol' | 'bob'): Promise<ScriptedBr
   return browser;
 }
 
-/** A realm whose trail holds one agent → gateway → reports → files call under TRACE. */
-async function realmWithTrace(): Promise<{ server: TestIdp; tools: TestTools; close: () => Promise<void> }> {
-  const server = await startTestIdp();
+/** A realm whose trail holds one real agent → MCP gateway → reports → files call under TRACE. */
+async function realmWithTrace(): Promise<{ server: TestIdp; close: () => Promise<void> }> {
   const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-auditor-'));
-  const tools = await startTestTools(server.issuer, () => server.clock.now(), { bufferDir });
-  assert.equal((await summarizeInTrace(server, tools, TRACE)).status, 200);
+  const domain = await startGatewayDomain({ audit: { bufferDir } });
+  const token = (await userGatewayToken(domain, 'alice', [Q4])).token ?? assert.fail('alice got no token');
+  const client = new Client({ name: 'palisade-cli', version: '1.0.0' });
+  const headers = { authorization: `Bearer ${token}`, traceparent: `00-${TRACE}-00f067aa0ba902b7-01` };
+  await client.connect(new StreamableHTTPClientTransport(new URL(domain.url), { requestInit: { headers } }));
+  const result = await client.callTool({ name: 'reports.summarize', arguments: { path: 'Q4-report.pdf' } });
+  assert.equal(result.isError, undefined, JSON.stringify(result));
+  await client.close();
+  await domain.trail();
   return {
-    server,
-    tools,
+    server: domain.server,
     async close() {
-      await tools.close();
-      await server.close();
+      await domain.close();
       rmSync(bufferDir, { recursive: true, force: true });
     },
   };
@@ -72,16 +78,19 @@ describe('the auditor page at /audit', () => {
     const events = [...page.matchAll(/<tr class="(?:success|failure)"><td>[^<]*<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td>/g)].map(
       (m) => `${m[1]} ${m[2]}`,
     );
+    // Each service's own actor token (client credentials) is issued in the trace before the exchange it enables.
     assert.deepEqual(events, [
+      'idp token.issued',
       'idp token.exchanged',
       'idp token.issued',
       'idp token.exchanged',
       'tool:files tool.call_allowed',
       'tool:reports tool.call_allowed',
+      'gateway tool.call_allowed',
     ]);
-    // alice → assistant → mcp-gateway → report-service → the files tool's decision, nested.
+    // alice → palisade-cli (her agent) → mcp-gateway → report-service → the files tool's decision, nested.
     const tree = /<ul class="tree">(.*?)<\/table>/s.exec(page)?.[1] ?? '';
-    const order = ['alice', 'assistant', 'mcp-gateway', 'report-service', 'http://127.0.0.1:9410 · allowed GET /:folder/:name'].map(
+    const order = ['alice', 'palisade-cli', 'mcp-gateway', 'report-service', 'http://127.0.0.1:9410 · allowed GET /:folder/:name'].map(
       (label) => tree.indexOf(`<span>${label}</span>`),
     );
     assert.ok(
@@ -135,14 +144,16 @@ describe('the auditor page in headless Chromium', { skip }, () => {
       .evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent).slice(1, 4)));
     // A match pulls in its whole trace: the reports service's own actor token is part of alice's call.
     assert.deepEqual(rows, [
+      ['idp', 'token.issued', 'success'],
       ['idp', 'token.exchanged', 'success'],
       ['idp', 'token.issued', 'success'],
       ['idp', 'token.exchanged', 'success'],
       ['tool:files', 'tool.call_allowed', 'success'],
       ['tool:reports', 'tool.call_allowed', 'success'],
+      ['gateway', 'tool.call_allowed', 'success'],
     ]);
     const chain = await page.locator('ul.tree span').allTextContents();
-    assert.deepEqual(chain.slice(0, 4), ['alice', 'assistant', 'mcp-gateway', 'report-service']);
+    assert.deepEqual(chain.slice(0, 4), ['alice', 'palisade-cli', 'mcp-gateway', 'report-service']);
     assert.ok(chain.includes('http://127.0.0.1:9410 · allowed GET /:folder/:name'));
     await page.screenshot({ path: join(OUTPUT, 'audit-trace.png'), fullPage: true });
     await context.close();
