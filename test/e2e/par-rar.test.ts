@@ -56,6 +56,8 @@ describe('PAR + RAR end to end with openid-client 6 (RFC 9126, RFC 9396)', () =>
     assert.equal(metadata.pushed_authorization_request_endpoint, `${server.issuer}/par`);
     assert.equal(metadata.require_pushed_authorization_requests, false, 'required per client (assistant), not globally');
     assert.deepEqual(metadata.authorization_details_types_supported, ['file_access', 'payment_initiation', 'tool_call', 'tool_access']);
+    // Client ID Metadata Documents are off unless configured (client-metadata-document.test.ts).
+    assert.equal(metadata.client_id_metadata_document_supported, undefined);
   });
 
   it('alice approves exactly "read Q4-report.pdf": the token, the token response and introspection carry exactly that', async () => {

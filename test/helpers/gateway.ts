@@ -59,9 +59,10 @@ export async function startGatewayDomain(options: GatewayDomainOptions = {}): Pr
   const origin = `http://127.0.0.1:${port}`;
   const server = await startTestIdp({
     mutate(document) {
+      // Edits name the demo's gateway URI (http://127.0.0.1:9401/mcp); it moves with the rest.
+      options.mutateIdp?.(document);
       Object.assign(document, retarget(document, 'http://127.0.0.1:9401', origin));
       document.ciba = { ...(document.ciba as object), interval: 1 };
-      options.mutateIdp?.(document);
     },
   });
   const tools = await startTestTools(server.issuer, () => server.clock.now(), options.audit);

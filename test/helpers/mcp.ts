@@ -36,7 +36,7 @@ export class ScriptedLoginProvider {
     };
   }
 
-  clientInformation(): OAuthClientInformation {
+  clientInformation(): OAuthClientInformation | undefined {
     return { client_id: 'palisade-cli' };
   }
 
@@ -72,11 +72,37 @@ export class ScriptedLoginProvider {
     const { request_uri: requestUri } = (await pushed.json()) as { request_uri?: string };
     if (!requestUri) throw new Error(`PAR refused: ${pushed.status}`);
     const authorize = new URL(url.origin + url.pathname);
-    authorize.search = new URLSearchParams({ client_id: this.clientInformation().client_id, request_uri: requestUri }).toString();
+    authorize.search = new URLSearchParams({ client_id: url.searchParams.get('client_id') ?? '', request_uri: requestUri }).toString();
     const callback = await authorizeInBrowser(new ScriptedBrowser(this.issuer), authorize, this.login());
     const error = callback.searchParams.get('error');
     if (error) throw new Error(`authorization failed: ${error} (${callback.searchParams.get('error_description')})`);
     this.callback = callback.searchParams;
     this.code = callback.searchParams.get('code') ?? '';
+  }
+}
+
+/**
+ * The same agent without a pre-registered client: when the IdP advertises
+ * Client ID Metadata Documents, the SDK uses `clientMetadataUrl` as its
+ * client_id (MCP 2025-11-25 client registration), and the IdP fetches it.
+ */
+export class MetadataDocumentLoginProvider extends ScriptedLoginProvider {
+  #registered: OAuthClientInformation | undefined;
+
+  constructor(
+    issuer: string,
+    login: () => LoginScript,
+    authorizationDetails: readonly Record<string, unknown>[],
+    readonly clientMetadataUrl: string,
+  ) {
+    super(issuer, login, authorizationDetails);
+  }
+
+  override clientInformation(): OAuthClientInformation | undefined {
+    return this.#registered;
+  }
+
+  saveClientInformation(information: OAuthClientInformation): void {
+    this.#registered = information;
   }
 }

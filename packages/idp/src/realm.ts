@@ -1,5 +1,6 @@
 import { sha256 } from '@palisade/core';
 import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { ClientDirectory } from './clients/directory.js';
 import type { ClientAuthMethod, DeliveryMode, ExchangeRuleConfig, GrantType, ParsedConfig, SigningAlgorithm } from './config/schema.js';
 import { DetailPolicy } from './rar/policy.js';
 import { DetailTypes } from './rar/registry.js';
@@ -55,7 +56,8 @@ export interface ResourceServer {
 export class Realm {
   readonly config: ParsedConfig;
   readonly issuer: string;
-  readonly clients: ReadonlyMap<string, Client>;
+  /** Configured clients, and clients described by metadata documents (resolved on first sight). */
+  readonly clients: ClientDirectory;
   readonly usersByName: ReadonlyMap<string, User>;
   readonly usersBySub: ReadonlyMap<string, User>;
   /** Lower-cased email → user (CIBA login_hint may be an email). */
@@ -74,7 +76,7 @@ export class Realm {
     this.config = config;
     this.issuer = config.issuer;
     const idTokenDefault: SigningAlgorithm = config.keys.algorithms.includes('RS256') ? 'RS256' : (config.keys.algorithms[0] ?? 'ES256');
-    this.clients = new Map(
+    const configured = new Map(
       config.clients.map((c) => {
         const authMethods = new Set([c.token_endpoint_auth_method].flat());
         const client: Client = {
@@ -102,6 +104,7 @@ export class Realm {
         return [client.id, client];
       }),
     );
+    this.clients = new ClientDirectory(configured, config, idTokenDefault);
     const users: User[] = config.users.map((u) => ({
       sub: u.sub ?? u.username,
       username: u.username,

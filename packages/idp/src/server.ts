@@ -60,6 +60,9 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   await keystore.initialize();
   const accessTokenAlg = config.keys.algorithms[0] ?? 'ES256';
   const app = createHttpApp(options.logger);
+  // The client sees only invalid_client or an error page; the operator sees why a metadata document was refused.
+  realm.clients.onRefused = (clientId, reason) =>
+    app.log.warn({ event: 'client.metadata_document_refused', client_id: clientId, reason }, 'client metadata document refused');
   const audit = await openAuditTrail(store, config, keystore, clock, app.log);
   const tokens = new TokenIssuer(
     config.issuer,

@@ -305,4 +305,16 @@ describe('configuration (docs/configuration.md)', () => {
       (e: ConfigError) => e.message.startsWith('/nonexistent/palisade.yaml: invalid configuration'),
     );
   });
+
+  it('client_id_metadata_documents: enabled needs allowed hosts; its resources and detail types must exist', () => {
+    const document = demoDocument();
+    document.client_id_metadata_documents = { enabled: true, resources: ['http://127.0.0.1:9999'], authorization_details_types: ['nope'] };
+    assert.deepEqual(problemsOf(document), [
+      'client_id_metadata_documents.allowed_hosts: name the hosts documents may come from (nothing else is fetched)',
+      'client_id_metadata_documents.resources[0]: http://127.0.0.1:9999 is not a resource server',
+      'client_id_metadata_documents.authorization_details_types[0]: nope is not a declared type',
+    ]);
+    document.client_id_metadata_documents = { enabled: true, allowed_hosts: ['https://agents.example.com'] };
+    assert.match(problemsOf(document)[0] ?? '', /^client_id_metadata_documents\.allowed_hosts\[0\] must be a host name/);
+  });
 });

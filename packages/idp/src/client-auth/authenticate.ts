@@ -85,7 +85,8 @@ async function identify(ctx: IdpContext, request: FastifyRequest, body: URLSearc
     return { client, method: 'private_key_jwt' };
   }
   if (bodyId === undefined) throw InvalidClient('client authentication failed', 'no client identification');
-  const client = ctx.realm.clients.get(bodyId);
+  // A public client may be described by a metadata document: fetched here on first sight.
+  const client = await ctx.realm.clients.resolve(bodyId);
   if (!client?.authMethods.has('none'))
     throw InvalidClient('client authentication failed', 'public access by a confidential or unknown client');
   return { client, method: 'none' };

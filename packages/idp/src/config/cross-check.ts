@@ -61,6 +61,19 @@ export function crossCheck(config: ParsedConfig): string[] {
     // Every endpoint and the well-known documents are served at the root; a path would advertise URLs nobody serves.
     problems.push('issuer must not have a path (serve Palisade at the root of its own host name)');
   }
+  const documents = config.client_id_metadata_documents;
+  if (documents.enabled) {
+    if (documents.allowed_hosts.length === 0)
+      problems.push('client_id_metadata_documents.allowed_hosts: name the hosts documents may come from (nothing else is fetched)');
+    const audiences = new Set(config.resource_servers.map((r) => r.audience));
+    documents.resources.forEach((resource, i) => {
+      if (!audiences.has(resource)) problems.push(`client_id_metadata_documents.resources[${i}]: ${resource} is not a resource server`);
+    });
+    documents.authorization_details_types.forEach((type, i) => {
+      if (!(type in config.authorization_details_types))
+        problems.push(`client_id_metadata_documents.authorization_details_types[${i}]: ${type} is not a declared type`);
+    });
+  }
   if (!config.keys.algorithms.includes('RS256')) {
     problems.push('keys.algorithms must include RS256 (OpenID Connect Discovery §3 requires it for ID tokens)');
   }

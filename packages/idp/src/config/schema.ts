@@ -254,6 +254,28 @@ export const configSchema = z.strictObject({
       auditor_groups: z.array(z.string().min(1)).default([...DEFAULTS.audit.auditorGroups]),
     })
     .prefault({}),
+  /**
+   * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25):
+   * a client whose id is an https URL on an allowed host is described by the JSON document at that URL.
+   * Such clients are public (PKCE), always ask for consent, and get only what this policy allows.
+   */
+  client_id_metadata_documents: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Hosts documents may be fetched from: exact names, or `*.example.com` for subdomains. Nothing else is fetched. */
+      allowed_hosts: z.array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:[0-9]+)?$/, 'must be a host name, optionally *.suffix')).default([]),
+      /** Extra trusted certificate authorities (PEM file), for documents served under an internal PKI. */
+      ca_file: z.string().min(1).optional(),
+      max_bytes: z.number().int().min(256).max(65_536).default(5120),
+      timeout_ms: z.number().int().min(100).max(10_000).default(3000),
+      /** Seconds a fetched document is reused before it is fetched again. */
+      cache_seconds: seconds.max(86_400).default(300),
+      /** What such clients may get: the most a document can ask for. */
+      scopes: z.array(scopeToken).default([]),
+      resources: z.array(absoluteUrl).default([]),
+      authorization_details_types: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   authorization_details_types: z
     .record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be a simple type name'), authorizationDetailType)
     .default({}),

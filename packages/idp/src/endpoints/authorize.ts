@@ -44,7 +44,7 @@ export function authorizationEndpoint(app: FastifyInstance, ctx: IdpContext): vo
     let authorization: AuthorizationRequest;
     if (requestUris.length > 0) {
       const ids = query.getAll('client_id');
-      const client = ids.length === 1 && ids[0] ? ctx.realm.clients.get(ids[0]) : undefined;
+      const client = ids.length === 1 && ids[0] ? await ctx.realm.clients.resolve(ids[0]) : undefined;
       if (!client) return refuse(reply, 400, 'Invalid sign-in request', 'The application is not registered with this sign-in service.');
       const pushed = requestUris.length === 1 && requestUris[0] ? await redeemRequestUri(ctx, client, requestUris[0]) : undefined;
       if (!pushed) {
@@ -56,6 +56,9 @@ export function authorizationEndpoint(app: FastifyInstance, ctx: IdpContext): vo
       }
       authorization = pushed;
     } else {
+      // A client_id that is a metadata document URL is fetched now, so the checks below see it (draft-ietf-oauth-client-id-metadata-document).
+      const ids = query.getAll('client_id');
+      if (ids.length === 1 && ids[0]) await ctx.realm.clients.resolve(ids[0]);
       const identified = identifyClient(ctx, query);
       if (typeof identified === 'string') return refuse(reply, 400, 'Invalid sign-in request', identified);
       const { client, redirectUri } = identified;

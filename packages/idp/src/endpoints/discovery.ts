@@ -33,6 +33,8 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     response_modes_supported: ['query'],
     grant_types_supported: [...GRANTS.keys()],
     code_challenge_methods_supported: ['S256'],
+    // Clients identified by an https URL to their metadata document (MCP 2025-11-25 client registration).
+    ...(realm.config.client_id_metadata_documents.enabled ? { client_id_metadata_document_supported: true } : {}),
     token_endpoint_auth_methods_supported: [...AUTH_METHODS],
     // RFC 8414 §2: listed for every endpoint that accepts private_key_jwt, from the one list the verifier uses.
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,

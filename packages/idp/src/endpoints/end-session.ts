@@ -32,7 +32,7 @@ async function validate(ctx: IdpContext, source: URLSearchParams): Promise<Logou
     if (clientId !== undefined && clientId !== hinted) throw InvalidRequest('id_token_hint was issued to another client');
     clientId = hinted;
   }
-  const client = clientId === undefined ? undefined : ctx.realm.clients.get(clientId);
+  const client = clientId === undefined ? undefined : await ctx.realm.clients.resolve(clientId);
   if (clientId !== undefined && !client) throw InvalidRequest('unknown client');
   if (
     p.post_logout_redirect_uri !== undefined &&

@@ -32,6 +32,8 @@ export async function loadInteraction(
     refuse(reply, 400, 'Sign-in expired', 'This sign-in request has expired or was started in another browser.');
     return undefined;
   }
+  // On another node, or after the cache let it go, a metadata-document client is fetched again before its pages run.
+  await ctx.realm.clients.resolve(found.value.request.clientId);
   return { id, interaction: found.value };
 }
 
