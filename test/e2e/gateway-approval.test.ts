@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { Device } from '../helpers/ciba.js';
-import { type GatewayDomain, startGatewayDomain, userGatewayToken } from '../helpers/gateway.js';
+import { totpNow } from '../helpers/browser.js';
+import { Device, type PendingView } from '../helpers/ciba.js';
+import { type GatewayDomain, startGatewayDomain, userGatewayToken, userTokens } from '../helpers/gateway.js';
 import { DEMO } from '../helpers/idp.js';
 
 const ARGS = { amount: '25000.00', currency: 'EUR', creditorName: 'Acme Supplies GmbH', iban: 'DE89370400440532013000' };
@@ -35,10 +36,11 @@ async function agent(domain: GatewayDomain, token: string): Promise<Client> {
 
 describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE flow 4)', () => {
   for (const mode of ['ping', 'push'] as const) {
-    describe(`${mode} mode`, () => {
+    describe(`${mode} mode, approved ${mode === 'ping' ? 'through the device API' : 'on the device page'}`, () => {
       let domain: GatewayDomain;
       let device: Device;
       let client: Client;
+      let deviceToken = '';
       const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-gw-approval-'));
 
       before(async () => {
@@ -46,6 +48,10 @@ describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE
         const token = (await userGatewayToken(domain, 'alice', [PAYMENT, SMALL_PAYMENT])).token ?? assert.fail('alice got no token');
         device = new Device(domain.server);
         await device.signIn('alice');
+        // The same person's phone app: a token for the device API (audience <issuer>/device).
+        deviceToken =
+          (await userTokens(domain, 'alice', [], { resource: `${domain.server.issuer}/device`, scope: 'device.approve' })).token ??
+          assert.fail('no device token');
         client = await agent(domain, token);
       });
       after(async () => {
@@ -54,18 +60,42 @@ describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE
         rmSync(bufferDir, { recursive: true, force: true });
       });
 
-      /** Calls payments.transfer and answers the request that appears on alice's device. */
-      async function transfer(
-        decide: 'approve' | 'deny',
-      ): Promise<{ result: Result; progress: string[]; shown: Awaited<ReturnType<Device['pending']>> }> {
+      /** alice's requests, as a device app reads them through the JSON API (docs/ciba.md). */
+      async function pendingViaApi(): Promise<PendingView[]> {
+        for (let attempt = 0; attempt < 100; attempt++) {
+          const response = await fetch(`${domain.server.issuer}/device/api/requests`, {
+            headers: { authorization: `Bearer ${deviceToken}` },
+          });
+          const { requests } = (await response.json()) as { requests: PendingView[] };
+          if (requests.length > 0) return requests;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return assert.fail('nothing reached the device API');
+      }
+
+      /**
+       * Calls payments.transfer and answers the request that appears on
+       * alice's device: through the device JSON API in ping mode (the app
+       * relays her TOTP code), on the device page in push mode.
+       */
+      async function transfer(decide: 'approve' | 'deny'): Promise<{ result: Result; progress: string[]; shown: PendingView[] }> {
         const progress: string[] = [];
         const pending = client.callTool({ name: 'payments.transfer', arguments: ARGS }, undefined, {
           onprogress: (p) => progress.push(p.message ?? ''),
           timeout: 60_000,
         });
-        const shown = await device.pending();
+        const shown = mode === 'ping' ? await pendingViaApi() : await device.pending();
         const request = shown[0] ?? assert.fail('nothing on the device');
-        if (decide === 'approve') await device.approve(request.id);
+        if (mode === 'ping') {
+          domain.server.clock.advance(30);
+          const code = await totpNow(DEMO.alice.totpSecret, domain.server.clock.now());
+          const answer = await fetch(`${domain.server.issuer}/device/api/requests/${request.id}/${decide}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${deviceToken}`, 'content-type': 'application/json' },
+            body: JSON.stringify(decide === 'approve' ? { code } : {}),
+          });
+          assert.deepEqual(await answer.json(), { status: decide === 'approve' ? 'approved' : 'denied' });
+        } else if (decide === 'approve') await device.approve(request.id);
         else await device.deny(request.id);
         return { result: (await pending) as Result, progress, shown };
       }

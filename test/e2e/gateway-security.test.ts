@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { Q4 } from '../helpers/chain.js';
-import { type GatewayDomain, startGatewayDomain, userGatewayToken } from '../helpers/gateway.js';
+import { type GatewayDomain, startGatewayDomain, userGatewayToken, userTokens } from '../helpers/gateway.js';
 import { basic, field, post } from '../helpers/http.js';
 import { DEMO } from '../helpers/idp.js';
 
@@ -131,6 +131,21 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
     const response = await rpc(domain.url, bob, 'tools/call', { name: 'files.read', arguments: { path: 'Q4-report.pdf' } });
     assert.equal(response.status, 403);
     assert.deepEqual(((await response.json()) as { authorization_details: unknown }).authorization_details, [Q4]);
+  });
+
+  it("the IdP accepts the gateway's resource at the authorization, token and refresh endpoints (RFC 8707)", async () => {
+    const { token, refreshToken } = await userTokens(domain, 'alice', [Q4], { scope: 'tools.access offline_access' });
+    assert.equal(decodeJwt(token ?? '').aud, domain.url);
+    const refreshed = await post(`${domain.server.issuer}/token`, {
+      grant_type: 'refresh_token',
+      client_id: DEMO.cli.id,
+      refresh_token: refreshToken ?? assert.fail('no refresh token'),
+      resource: domain.url,
+    });
+    assert.equal(refreshed.status, 200);
+    const again = field(refreshed, 'access_token');
+    assert.equal(decodeJwt(again).aud, domain.url);
+    assert.equal((await rpc(domain.url, again, 'tools/list', {})).status, 200);
   });
 
   it('M8: a token in the query string or the body is refused', async () => {

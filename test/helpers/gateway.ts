@@ -120,24 +120,27 @@ function pkce(): { verifier: string; challenge: string } {
 }
 
 /**
- * A gateway token for alice or bob through the palisade-cli agent: PAR with
- * the details, the person's login and consent, code + PKCE with `resource` =
- * the gateway. Resolves with the token, or the error the IdP sent back.
+ * Tokens for alice or bob through the palisade-cli agent: PAR with the
+ * details, the person's login and consent, code + PKCE with `resource` (the
+ * gateway unless told otherwise). Resolves with the tokens, or the error the
+ * IdP sent back.
  */
-export async function userGatewayToken(
+export async function userTokens(
   domain: GatewayDomain,
   user: 'alice' | 'bob',
   details: readonly Record<string, unknown>[],
-): Promise<{ token?: string; error?: string }> {
+  options: { resource?: string; scope?: string } = {},
+): Promise<{ token?: string; refreshToken?: string; error?: string }> {
   const { issuer, clock } = domain.server;
   const { verifier, challenge } = pkce();
   const redirectUri = 'http://127.0.0.1:8790/callback';
+  const resource = options.resource ?? domain.url;
   const pushed = await post(`${issuer}/par`, {
     client_id: DEMO.cli.id,
     response_type: 'code',
     redirect_uri: redirectUri,
-    scope: 'tools.access',
-    resource: domain.url,
+    scope: options.scope ?? 'tools.access',
+    resource,
     code_challenge: challenge,
     code_challenge_method: 'S256',
     state: randomBytes(16).toString('base64url'),
@@ -155,7 +158,18 @@ export async function userGatewayToken(
     code,
     redirect_uri: redirectUri,
     code_verifier: verifier,
-    resource: domain.url,
+    resource,
   });
-  return tokens.status === 200 ? { token: field(tokens, 'access_token') } : { error: String(tokens.body.error) };
+  if (tokens.status !== 200) return { error: String(tokens.body.error) };
+  const refreshToken = tokens.body.refresh_token;
+  return { token: field(tokens, 'access_token'), ...(typeof refreshToken === 'string' ? { refreshToken } : {}) };
+}
+
+/** A gateway token for alice or bob (userTokens with the gateway as resource). */
+export async function userGatewayToken(
+  domain: GatewayDomain,
+  user: 'alice' | 'bob',
+  details: readonly Record<string, unknown>[],
+): Promise<{ token?: string; error?: string }> {
+  return userTokens(domain, user, details);
 }
