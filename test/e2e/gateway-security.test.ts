@@ -196,4 +196,17 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
     const response = await rpc(domain.url, alice, 'tools/list', {}, { origin: 'http://evil.example' });
     assert.equal(response.status, 403);
   });
+
+  it('operations: /healthz, /readyz (the IdP answers), /metrics with tool-call outcomes; none needs or shows a token', async () => {
+    const origin = new URL(domain.url).origin;
+    assert.deepEqual(await (await fetch(`${origin}/healthz`)).json(), { status: 'ok' });
+    const ready = await fetch(`${origin}/readyz`);
+    assert.deepEqual([ready.status, await ready.json()], [200, { status: 'ready', idp: true }]);
+    const metrics = await (await fetch(`${origin}/metrics`)).text();
+    assert.match(metrics, /palisade_gateway_tool_calls_total\{tool="files.read",outcome="allowed"\} [1-9]/);
+    assert.match(metrics, /palisade_gateway_tool_calls_total\{tool="files.read",outcome="insufficient_scope"\} [1-9]/);
+    assert.match(metrics, /palisade_gateway_http_requests_total\{route="\/mcp",method="POST",status="200"\} [1-9]/);
+    assert.match(metrics, /palisade_gateway_approvals_waiting 0/);
+    assert.doesNotMatch(metrics, /eyJ/);
+  });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditSender } from '@palisade/audit';
-import { createGateway, type Gateway, parseGatewayConfig } from '@palisade/gateway';
+import { createGateway, type Gateway, type GatewayConfig, parseGatewayConfig } from '@palisade/gateway';
 import { toolAuditSender } from '@palisade/resource-server';
 import type { AuditQuery } from '@palisade/store';
 import { parse as parseYaml } from 'yaml';
@@ -27,6 +27,8 @@ export interface GatewayDomain {
   readonly server: TestIdp;
   readonly tools: TestTools;
   readonly gateway: Gateway;
+  /** The gateway's parsed configuration (to start more nodes of it). */
+  readonly config: GatewayConfig;
   /** The gateway's MCP endpoint, which is also its canonical URI (the audience of its tokens). */
   readonly url: string;
   /** The gateway's audit sender, when started with `audit`. */
@@ -97,6 +99,7 @@ export async function startGatewayDomain(options: GatewayDomainOptions = {}): Pr
     server,
     tools,
     gateway,
+    config,
     url,
     gatewayAudit,
     async trail(query = {}) {

@@ -68,6 +68,11 @@ export class Approvals {
 
   constructor(readonly options: ApprovalsOptions) {}
 
+  /** Calls waiting for a person now (a metric). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** The binding detail for this call: tool, arguments digest, until when. */
   bindingDetail(tool: GatewayTool, args: Arguments, until: number): AuthorizationDetail {
     return {
@@ -101,19 +106,28 @@ export class Approvals {
       requested_expiry: String(this.options.wait),
       client_notification_token: notificationToken,
     });
-    const asked = (await response.json()) as { auth_req_id?: string; expires_in?: number; error?: string };
+    const asked = (await response.json()) as { auth_req_id?: string; expires_in?: number; interval?: number; error?: string };
     if (!response.ok || typeof asked.auth_req_id !== 'string') {
       if (asked.error === 'unknown_user_id')
         throw new ApprovalRefused('no_user', 'the identity provider does not know who should approve this call');
       throw new ApprovalRefused('unavailable', `the approval request was refused (${asked.error ?? response.status})`);
     }
-    const notice = await this.#wait(notificationToken, asked.auth_req_id, call);
-    const issued = notice.kind === 'ping' ? await this.#redeem(asked.auth_req_id) : await this.#pushed(notice.body, asked.auth_req_id);
+    const issued = await this.#wait(notificationToken, { authReqId: asked.auth_req_id, interval: asked.interval ?? 5 }, call);
     return this.#check(issued, call, binding, required);
   }
 
-  async #wait(notificationToken: string, authReqId: string, call: PendingCall): Promise<Notice> {
+  /**
+   * Waits for the person's decision and returns the approval's access token:
+   * from the ping (then redeemed) or the push. In ping mode the waiting node
+   * also polls at the IdP's interval (CIBA §7.3; the IdP answers
+   * authorization_pending to a ping client too), so a lost ping, or one that
+   * reached another gateway node, only delays the call. A ping that arrives
+   * while a poll is in flight uses that poll's outcome, and no poll starts
+   * after it: the auth_req_id is redeemed once.
+   */
+  async #wait(notificationToken: string, asked: { authReqId: string; interval: number }, call: PendingCall): Promise<string> {
     const key = sha256(notificationToken);
+    const { authReqId } = asked;
     const deadline = Date.now() + this.options.wait * 1000;
     const progress = () => {
       const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
@@ -121,18 +135,49 @@ export class Approvals {
     };
     const timers: NodeJS.Timeout[] = [];
     let cancelled = () => {};
+    let notified = false;
+    let ended = false;
+    let polling: Promise<string | undefined> = Promise.resolve(undefined);
     try {
-      return await new Promise<Notice>((resolve, reject) => {
-        this.#waiters.set(key, { authReqId, notify: resolve });
+      return await new Promise<string>((resolve, reject) => {
+        const settle = (issued: Promise<string | undefined>) =>
+          issued.then((token) => (token === undefined ? undefined : resolve(token)), reject);
+        this.#waiters.set(key, {
+          authReqId,
+          notify: (notice) => {
+            notified = true;
+            settle(
+              notice.kind === 'ping' ? polling.then((token) => token ?? this.#redeem(authReqId)) : this.#pushed(notice.body, authReqId),
+            );
+          },
+        });
         cancelled = () => reject(new ApprovalRefused('expired', 'the call was cancelled while waiting for approval'));
         call.signal.addEventListener('abort', cancelled, { once: true });
         timers.push(
           setInterval(progress, this.options.progressInterval * 1000),
           setTimeout(() => reject(new ApprovalRefused('expired', 'nobody approved the call in time')), this.options.wait * 1000),
         );
+        if (this.options.mode === 'ping') {
+          let interval = asked.interval;
+          const poll = () => {
+            if (notified || ended) return;
+            polling = this.#poll(authReqId, () => {
+              interval += 5;
+            });
+            settle(polling);
+            polling.then(
+              (token) => {
+                if (token === undefined && !notified && !ended) timers.push(setTimeout(poll, interval * 1000));
+              },
+              () => undefined,
+            );
+          };
+          timers.push(setTimeout(poll, interval * 1000));
+        }
         progress();
       });
     } finally {
+      ended = true;
       this.#waiters.delete(key);
       for (const timer of timers) clearTimeout(timer);
       call.signal.removeEventListener('abort', cancelled);
@@ -149,6 +194,21 @@ export class Approvals {
     if (!waiter || typeof body.auth_req_id !== 'string' || !safeEqual(body.auth_req_id, waiter.authReqId)) return false;
     waiter.notify(this.options.mode === 'ping' ? { kind: 'ping' } : { kind: 'push', body });
     return true;
+  }
+
+  /** One poll (CIBA §10.1): the token, or undefined while the person has not decided. */
+  async #poll(authReqId: string, slowDown: () => void): Promise<string | undefined> {
+    try {
+      return (await this.options.client.tokenRequest({ grant_type: CIBA_GRANT, auth_req_id: authReqId })).access_token;
+    } catch (error) {
+      if (!(error instanceof TokenEndpointError)) throw error;
+      if (error.error === 'authorization_pending') return undefined;
+      if (error.error === 'slow_down') {
+        slowDown();
+        return undefined;
+      }
+      throw refusalOf(error.error);
+    }
   }
 
   async #redeem(authReqId: string): Promise<string> {

@@ -7,6 +7,7 @@ import { Approvals, TOOL_CALL_TYPE } from './approval.js';
 import { authorizeCall, type CallContext } from './call.js';
 import type { GatewayConfig } from './config.js';
 import { authInfoOf, mcpHandler } from './mcp.js';
+import { GatewayMetrics, operationsRoutes } from './ops.js';
 import type { Arguments } from './template.js';
 import { GatewayTool } from './tools.js';
 
@@ -90,13 +91,15 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   });
   const tools = config.tools.map((tool) => new GatewayTool(tool));
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
-  const call: CallContext = { resource, exchanger, approvals, audit: options.audit };
+  const metrics = new GatewayMetrics(() => approvals.waiting);
+  const call: CallContext = { resource, exchanger, approvals, audit: metrics.counting(options.audit) };
   const handler = mcpHandler({ name: config.name, version: VERSION, tools, call });
   const serve = toNodeHandler(handler);
   const mcpPath = new URL(resource).pathname;
   const origin = new URL(resource).origin;
 
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  operationsRoutes(app, metrics, issuer);
 
   // CIBA notifications (§10.2 ping, §10.3 push): authenticated by the call's own client_notification_token, not by OAuth.
   app.post<{ Body: Record<string, unknown> }>(`/ciba/${config.approvals.mode}`, async (request, reply) => {
