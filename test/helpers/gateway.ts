@@ -129,10 +129,10 @@ function pkce(): { verifier: string; challenge: string } {
  * IdP sent back.
  */
 export async function userTokens(
-  domain: GatewayDomain,
+  domain: { readonly url: string; readonly server: Pick<TestIdp, 'issuer' | 'clock'> },
   user: 'alice' | 'bob',
   details: readonly Record<string, unknown>[],
-  options: { resource?: string; scope?: string } = {},
+  options: { resource?: string; scope?: string; browserAt?: string } = {},
 ): Promise<{ token?: string; refreshToken?: string; error?: string }> {
   const { issuer, clock } = domain.server;
   const { verifier, challenge } = pkce();
@@ -151,8 +151,10 @@ export async function userTokens(
   });
   if (pushed.status !== 201) return { error: String(pushed.body.error) };
   clock.advance(30);
-  const authorize = `${issuer}/authorize?${new URLSearchParams({ client_id: DEMO.cli.id, request_uri: field(pushed, 'request_uri') })}`;
-  const callback = await authorizeInBrowser(new ScriptedBrowser(issuer), authorize, { ...DEMO[user], now: clock.now() });
+  // browserAt: where the person's browser goes (the public address), when `issuer` is one node of a cluster.
+  const front = options.browserAt ?? issuer;
+  const authorize = `${front}/authorize?${new URLSearchParams({ client_id: DEMO.cli.id, request_uri: field(pushed, 'request_uri') })}`;
+  const callback = await authorizeInBrowser(new ScriptedBrowser(front), authorize, { ...DEMO[user], now: clock.now() });
   const code = callback.searchParams.get('code');
   if (!code) return { error: callback.searchParams.get('error') ?? 'no_code' };
   const tokens = await post(`${issuer}/token`, {
