@@ -13,9 +13,13 @@ describe('one trace across every hop: agent → MCP gateway → reports → file
   let domain: GatewayDomain;
   const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-gw-trace-'));
   const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const logs: string[] = [];
 
   before(async () => {
-    domain = await startGatewayDomain({ audit: { bufferDir } });
+    domain = await startGatewayDomain({
+      audit: { bufferDir },
+      gatewayLogger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } },
+    });
   });
   after(async () => {
     await domain?.close();
@@ -62,6 +66,15 @@ describe('one trace across every hop: agent → MCP gateway → reports → file
       act: { sub: DEMO.mcpGateway.id, act: { sub: DEMO.cli.id } },
     });
     assert.equal(byComponent.gateway?.reporter, DEMO.mcpGateway.id);
+    // The gateway's log: structured JSON, each request line with the trace id, the decision named; no token anywhere.
+    const lines = logs.map((line) => JSON.parse(line) as { trace_id?: string; msg: string; operation?: string; outcome?: string });
+    assert.ok(
+      lines.some(
+        (l) => l.msg === 'tool call' && l.trace_id === trace && l.operation === 'tools/call reports.summarize' && l.outcome === 'success',
+      ),
+    );
+    assert.ok(lines.some((l) => l.msg === 'request completed' && l.trace_id === trace));
+    assert.doesNotMatch(logs.join(''), /eyJ|Bearer /);
   });
 
   it('flow 5: a legacy tool gets a SAML assertion made from alice’s token; its own rule (own record only) still applies', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditSender } from '@palisade/audit';
-import { createGateway, type Gateway, type GatewayConfig, parseGatewayConfig } from '@palisade/gateway';
+import { createGateway, type Gateway, type GatewayConfig, type GatewayOptions, parseGatewayConfig } from '@palisade/gateway';
 import { toolAuditSender } from '@palisade/resource-server';
 import type { AuditQuery } from '@palisade/store';
 import { parse as parseYaml } from 'yaml';
@@ -47,6 +47,8 @@ export interface GatewayDomainOptions {
   /** Where some tools are reached instead (a capturing server standing in for files, say): by their demo port. */
   readonly toolUrls?: Readonly<Partial<Record<'9410' | '9411' | '9412' | '9413', string>>>;
   readonly mutateIdp?: (document: ConfigDocument) => void;
+  /** The gateway's log (pino options, e.g. a stream the test reads). */
+  readonly gatewayLogger?: GatewayOptions['logger'];
 }
 
 /**
@@ -93,7 +95,11 @@ export async function startGatewayDomain(options: GatewayDomainOptions = {}): Pr
         bufferFile: join(options.audit.bufferDir, 'audit-gateway.jsonl'),
       })
     : undefined;
-  const gateway = await createGateway(config, { now: () => server.clock.now(), ...(gatewayAudit ? { audit: gatewayAudit } : {}) });
+  const gateway = await createGateway(config, {
+    now: () => server.clock.now(),
+    ...(gatewayAudit ? { audit: gatewayAudit } : {}),
+    ...(options.gatewayLogger ? { logger: options.gatewayLogger } : {}),
+  });
   const url = await gateway.listen();
   return {
     server,

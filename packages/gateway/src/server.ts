@@ -1,8 +1,8 @@
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import { OAuthError } from '@palisade/core';
-import { type AuditSink, requireScope, ServiceClient, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
+import { type AuditSink, currentTraceId, requireScope, ServiceClient, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
 import { protect, tokenOf } from '@palisade/resource-server/fastify';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Approvals, TOOL_CALL_TYPE } from './approval.js';
 import { authorizeCall, type CallContext } from './call.js';
 import type { GatewayConfig } from './config.js';
@@ -18,6 +18,13 @@ export interface GatewayOptions {
   readonly audit?: AuditSink;
   /** Port to listen on instead of the configured one (tests: 0). */
   readonly port?: number;
+  /** Fastify/pino logger options (structured JSON; off by default). */
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/** Query strings can carry (misplaced) tokens: the log records method and path only (SECURITY L3, M8). */
+function requestForLog(request: { method: string; url: string }) {
+  return { method: request.method, path: request.url.split('?')[0] };
 }
 
 export interface Gateway {
@@ -91,14 +98,27 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   });
   const tools = config.tools.map((tool) => new GatewayTool(tool));
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  const { logger } = options;
+  const app = Fastify({
+    logger: logger ? { ...(typeof logger === 'object' ? logger : {}), serializers: { req: requestForLog } } : false,
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: false,
+  });
   const metrics = new GatewayMetrics(() => approvals.waiting);
-  const call: CallContext = { resource, exchanger, approvals, audit: metrics.counting(options.audit) };
+  // Each decision: counted, logged for operators (who, which tool, the outcome, the trace; never a token), and audited.
+  const decisions: AuditSink = {
+    send(draft) {
+      const { event, outcome, reason, trace_id: traceId, sub, client, data } = draft;
+      app.log.info({ event, outcome, reason, trace_id: traceId, sub, client, operation: data?.operation }, 'tool call');
+      options.audit?.send(draft);
+    },
+  };
+  const call: CallContext = { resource, exchanger, approvals, audit: metrics.counting(decisions) };
   const handler = mcpHandler({ name: config.name, version: VERSION, tools, call });
   const serve = toNodeHandler(handler);
   const mcpPath = new URL(resource).pathname;
   const origin = new URL(resource).origin;
 
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   operationsRoutes(app, metrics, issuer);
 
   // CIBA notifications (§10.2 ping, §10.3 push): authenticated by the call's own client_notification_token, not by OAuth.
@@ -114,6 +134,11 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   await app.register(async (scope) => {
     const types = [...new Set(tools.flatMap((tool) => tool.config.requires.map((detail) => String(detail.type)))), TOOL_CALL_TYPE];
     protect(scope, verifier, { name: config.name, scopes: config.scopes, authorizationDetailsTypes: types });
+    // After protect's trace hook: every log line of the request carries its trace id.
+    scope.addHook('onRequest', async (request, reply) => {
+      request.log = request.log.child({ trace_id: currentTraceId() });
+      reply.log = request.log;
+    });
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: mcpPath,

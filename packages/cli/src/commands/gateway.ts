@@ -12,7 +12,7 @@ export async function serveGateway(config: GatewayConfig): Promise<Running> {
     ...(config.audit.buffer_file ? { bufferFile: config.audit.buffer_file } : {}),
     onError: (message) => process.stderr.write(`gateway: ${message}\n`),
   });
-  const gateway = await createGateway(config, { audit });
+  const gateway = await createGateway(config, { audit, logger: { level: process.env.PALISADE_LOG_LEVEL ?? 'warn' } });
   const url = await gateway.listen();
   return {
     urls: { 'MCP gateway': url },
