@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  ApprovalDenied,
+  AutonomousAgent,
+  connectToGateway,
+  FileTokenStore,
+  Issuer,
+  MisuseError,
+  ProtocolError,
+  requestApproval,
+  ServerOAuthError,
+  UserAgent,
+} from '@palisade/agent';
+import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
+import { Q4 } from '../helpers/chain.js';
+import { Device } from '../helpers/ciba.js';
+import { type GatewayDomain, startGatewayDomain } from '../helpers/gateway.js';
+import { DEMO } from '../helpers/idp.js';
+
+const BUDGET = { ...Q4, identifier: 'budget-2027.xlsx' };
+const SCHEDULES = { type: 'tool_access', locations: [DEMO.tools.reports], actions: ['reports.schedules'] };
+
+describe('the agent SDK (@palisade/agent) against the demo domain', () => {
+  let domain: GatewayDomain;
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-agent-'));
+
+  before(async () => {
+    domain = await startGatewayDomain();
+  });
+  after(async () => {
+    await domain?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The person at the browser: alice signs in (TOTP) and consents; the browser then follows the redirect to the agent's loopback port. */
+  const aliceAtTheBrowser = (seen: URL[] = []) => {
+    return async (url: URL) => {
+      seen.push(url);
+      domain.server.clock.advance(30);
+      const callback = await authorizeInBrowser(new ScriptedBrowser(domain.server.issuer), url, {
+        ...DEMO.alice,
+        now: domain.server.clock.now(),
+      });
+      await (await fetch(callback)).text();
+    };
+  };
+
+  it('an autonomous agent (client credentials with one tool action) calls the gateway through the official MCP client', async () => {
+    const agent = new AutonomousAgent({
+      issuer: domain.server.issuer,
+      clientId: DEMO.opsBot.id,
+      credentials: { clientSecret: DEMO.opsBot.secret },
+      resource: domain.url,
+      authorizationDetails: [SCHEDULES],
+    });
+    const client = await connectToGateway(domain.url, agent);
+    const result = await client.callTool({ name: 'reports.schedules', arguments: {} });
+    assert.equal(result.isError, undefined, JSON.stringify(result));
+    await client.close();
+    // Cached until shortly before expiry: the same token for the next call.
+    assert.equal(await agent.accessToken(), await agent.accessToken());
+  });
+
+  it('a person’s agent: PAR + PKCE + RAR through the browser, tokens in a 0600 file, refresh rotates, step-up on a 403', async () => {
+    const seen: URL[] = [];
+    const store = new FileTokenStore(join(dir, 'agent', 'tokens.json'));
+    const agent = new UserAgent({
+      issuer: domain.server.issuer,
+      clientId: DEMO.cli.id,
+      scope: 'tools.access offline_access',
+      resource: domain.url,
+      authorizationDetails: [Q4],
+      store,
+      openBrowser: aliceAtTheBrowser(seen),
+    });
+    await agent.login();
+    // The front channel carried only the PAR handle.
+    assert.deepEqual([...(seen[0]?.searchParams.keys() ?? [])].sort(), ['client_id', 'request_uri']);
+    assert.equal(statSync(store.path).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'agent')).mode & 0o777, 0o700);
+    const first = await store.load();
+    assert.deepEqual(first?.authorizationDetails, [Q4]);
+
+    const client = await connectToGateway(domain.url, agent);
+    const read = await client.callTool({ name: 'files.read', arguments: { path: 'Q4-report.pdf' } });
+    assert.equal(read.isError, undefined, JSON.stringify(read));
+
+    // The gateway names what reading budget-2027.xlsx needs; alice is asked again, for both files, and the call goes through.
+    const stepped = await client.callTool({ name: 'files.read', arguments: { path: 'budget-2027.xlsx' } });
+    assert.equal(stepped.isError, undefined, JSON.stringify(stepped));
+    assert.equal(seen.length, 2);
+    assert.deepEqual((await store.load())?.authorizationDetails, [Q4, BUDGET]);
+    await client.close();
+
+    // Refresh (RFC 6749 §6) with rotation: a new refresh token each time, the old one gone.
+    const before = await store.load();
+    await agent.accessToken({ renew: true });
+    const after = await store.load();
+    assert.notEqual(after?.refreshToken, before?.refreshToken);
+    assert.notEqual(after?.accessToken, before?.accessToken);
+  });
+
+  it('approvals: requestApproval (CIBA poll) reports progress and returns tokens, or ApprovalDenied with a stable code', async () => {
+    const device = new Device(domain.server);
+    await device.signIn('alice');
+    const ask = (bindingMessage: string, progress: string[]) =>
+      requestApproval({
+        issuer: domain.server.issuer,
+        clientId: DEMO.assistant.id,
+        credentials: { clientSecret: DEMO.assistant.secret },
+        user: 'alice',
+        bindingMessage,
+        onProgress: (message) => progress.push(message),
+      });
+    const progress: string[] = [];
+    const approved = ask('Report 42', progress);
+    const [shown] = await device.pending();
+    assert.equal(shown?.binding_message, 'Report 42');
+    await device.approve(shown?.id ?? assert.fail());
+    const tokens = await approved;
+    assert.equal(typeof tokens.access_token, 'string');
+    assert.match(progress[0] ?? '', /^Waiting for confirmation on alice's device…/);
+
+    const denied = ask('Report 43', []);
+    const [again] = await device.pending();
+    await device.deny(again?.id ?? assert.fail());
+    await assert.rejects(denied, (error: unknown) => error instanceof ApprovalDenied && error.code === 'oauth.access_denied');
+  });
+
+  it('errors come in three families with stable codes: misuse, protocol, the server’s OAuth error', async () => {
+    await assert.rejects(
+      Issuer.discover('http://idp.example.com'),
+      (e: unknown) => e instanceof MisuseError && e.code === 'misuse.insecure_issuer',
+    );
+    await assert.rejects(
+      new UserAgent({ issuer: domain.server.issuer, clientId: DEMO.cli.id }).accessToken(),
+      (e: unknown) => e instanceof MisuseError && e.code === 'misuse.not_logged_in',
+    );
+    const wrongSecret = new AutonomousAgent({
+      issuer: domain.server.issuer,
+      clientId: DEMO.opsBot.id,
+      credentials: { clientSecret: 'not-the-secret' },
+    });
+    await assert.rejects(
+      wrongSecret.accessToken(),
+      (e: unknown) => e instanceof ServerOAuthError && e.code === 'oauth.invalid_client' && e.status === 401,
+    );
+    // A server whose metadata names another issuer (RFC 8414 §3.3): the SDK refuses to talk to it.
+    const impostor = createServer((_request, response) => {
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ issuer: 'http://127.0.0.1:1', token_endpoint: 'http://127.0.0.1:1/token' }));
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(impostor.address() as { port: number }).port}`;
+      await assert.rejects(Issuer.discover(url), (e: unknown) => e instanceof ProtocolError && e.code.startsWith('protocol.'));
+    } finally {
+      impostor.close();
+    }
+  });
+});
