@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadGatewayConfig } from '@palisade/gateway';
 import { ConfigError, loadConfigFile } from '@palisade/idp';
+import { agent } from './commands/agent.js';
 import { audit } from './commands/audit.js';
 import { configCheck } from './commands/config-check.js';
 import { consentRevoke } from './commands/consent-revoke.js';
@@ -32,10 +33,15 @@ const USAGE = `usage: palisade <command>
   audit export --config FILE [--out FILE]
                                the audit trail as JSON Lines, with the hashes that chain it
   hash-password                read a password on stdin, print its argon2id hash
+  agent login|token|tools|call|approve-request
+                               act as an agent: sign in, get tokens, list and call the gateway's tools,
+                               ask a person to approve (palisade agent --help)
 `;
 
 /** The `palisade` command line. Returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // The agent commands have options of their own (commands/agent.ts).
+  if (argv[0] === 'agent') return agent(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: [...argv],
     allowPositionals: true,
