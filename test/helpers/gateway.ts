@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditSender } from '@palisade/audit';
+import type { ManualClock } from '@palisade/core';
 import { createGateway, type Gateway, type GatewayConfig, type GatewayOptions, parseGatewayConfig } from '@palisade/gateway';
 import { toolAuditSender } from '@palisade/resource-server';
 import type { AuditQuery } from '@palisade/store';
@@ -47,6 +48,8 @@ export interface GatewayDomainOptions {
   /** Where some tools are reached instead (a capturing server standing in for files, say): by their demo port. */
   readonly toolUrls?: Readonly<Partial<Record<'9410' | '9411' | '9412' | '9413', string>>>;
   readonly mutateIdp?: (document: ConfigDocument) => void;
+  /** The IdP's clock (a real-time one for processes that compute TOTP codes from the wall clock). */
+  readonly clock?: ManualClock;
   /** The gateway's log (pino options, e.g. a stream the test reads). */
   readonly gatewayLogger?: GatewayOptions['logger'];
 }
@@ -62,6 +65,7 @@ export async function startGatewayDomain(options: GatewayDomainOptions = {}): Pr
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const server = await startTestIdp({
+    ...(options.clock ? { clock: options.clock } : {}),
     mutate(document) {
       // Edits name the demo's gateway URI (http://127.0.0.1:9401/mcp); it moves with the rest.
       options.mutateIdp?.(document);

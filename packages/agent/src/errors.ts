@@ -1,4 +1,4 @@
-import { OperationProcessingError, ResponseBodyError, WWWAuthenticateChallengeError } from 'oauth4webapi';
+import { AuthorizationResponseError, OperationProcessingError, ResponseBodyError, WWWAuthenticateChallengeError } from 'oauth4webapi';
 
 /**
  * Every error the agent SDK throws is one of three families, each with a
@@ -83,6 +83,11 @@ export async function translate(error: unknown): Promise<unknown> {
     return new Kind(error.error, error.status, error.error_description);
   }
   if (error instanceof WWWAuthenticateChallengeError) return challengeError(error);
+  // The IdP sent the person back with an error (RFC 6749 §4.1.2.1): a refusal at consent or policy.
+  if (error instanceof AuthorizationResponseError) {
+    const Kind = error.error === 'access_denied' ? ApprovalDenied : ServerOAuthError;
+    return new Kind(error.error, 400, error.error_description);
+  }
   if (error instanceof OperationProcessingError)
     return new ProtocolError(error.code?.toLowerCase() ?? 'invalid_response', error.message, error);
   return error;

@@ -60,7 +60,7 @@ async function checkIssuer(gateway: URL, issuer: string): Promise<void> {
 export async function connectToGateway(
   url: string,
   agent: Agent,
-  options: { name?: string; version?: string; protocol?: 'legacy' | '2026-07-28' } = {},
+  options: { name?: string; version?: string; protocol?: 'legacy' | '2026-07-28'; headers?: Record<string, string> } = {},
 ): Promise<Client> {
   const gateway = new URL(url);
   await checkIssuer(gateway, agent.options.issuer);
@@ -76,6 +76,8 @@ export async function connectToGateway(
       },
     },
     fetch: steppingUp(agent),
+    // Extra headers on every request, e.g. a W3C `traceparent` so the whole call is one trace.
+    ...(options.headers ? { requestInit: { headers: options.headers } } : {}),
   });
   await client.connect(transport);
   return client;

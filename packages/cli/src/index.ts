@@ -7,7 +7,7 @@ import { configCheck } from './commands/config-check.js';
 import { consentRevoke } from './commands/consent-revoke.js';
 import { dbMigrate } from './commands/db-migrate.js';
 import { dbExport, dbImport } from './commands/db-transfer.js';
-import { demo } from './commands/demo.js';
+import { demo, start } from './commands/demo.js';
 import { serveGateway } from './commands/gateway.js';
 import { hashPassword } from './commands/hash-password.js';
 import { keysRotate } from './commands/keys-rotate.js';
@@ -15,7 +15,9 @@ import { closeOnSignal, serveIdp } from './commands/serve.js';
 
 const USAGE = `usage: palisade <command>
 
-  demo                         start the whole demo domain (examples/demo/palisade.yaml)
+  start                        start the whole demo domain (examples/demo/palisade.yaml, gateway.yaml)
+  demo [--headless] [--auto-approve]
+                               walk through every flow against the running demo domain (or start it)
   idp --config FILE            start the identity provider
   gateway --config FILE        start the MCP gateway (examples/demo/gateway.yaml)
   config check FILE            validate a configuration file without starting
@@ -58,6 +60,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       follow: { type: 'boolean', short: 'f' },
       out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
+      headless: { type: 'boolean' },
+      'auto-approve': { type: 'boolean' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -66,7 +70,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     }
-    if (command === 'demo') return await demo();
+    if (command === 'start') return await start();
+    if (command === 'demo')
+      return await demo({ headless: values.headless === true, autoApprove: values['auto-approve'] === true, config: values.config });
     if (command === 'idp') {
       if (!values.config) throw new UsageError('palisade idp --config FILE');
       const running = await serveIdp(loadConfigFile(values.config));

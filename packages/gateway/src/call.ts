@@ -90,14 +90,15 @@ export async function runCall(
     }
   }
   const outcome = await callDownstream(tool, args, subject, ctx.exchanger);
+  // Who asked (the caller's token); a person's approval is recorded as evidence: why, and the approval token's id.
   ctx.audit?.send(
-    decision(ctx, subject, tool.name, {
+    decision(ctx, token, tool.name, {
       allowed: true,
       data: {
         downstream: tool.config.call.audience,
         ...(outcome.status === undefined ? {} : { status: outcome.status }),
         ...(outcome.error ? { error: outcome.error } : {}),
-        ...(approvalReason ? { approval: approvalReason } : {}),
+        ...(approvalReason ? { approval: approvalReason, approval_jti: subject.jti } : {}),
       },
     }),
   );

@@ -5,6 +5,8 @@ import { loadGatewayConfig } from '@palisade/gateway';
 import { loadConfigFile } from '@palisade/idp';
 import { toolAuditSender } from '@palisade/resource-server';
 import { createFilesTool, createHrLegacyTool, createPaymentsTool, createReportsTool } from '@palisade/tools-demo';
+import { walkthrough } from '../demo/walkthrough.js';
+import { openStore } from '../store.js';
 import { serveGateway } from './gateway.js';
 import { closeOnSignal, type Running, serveIdp } from './serve.js';
 
@@ -78,13 +80,13 @@ export const DEMO_CONFIG = fileURLToPath(new URL('../../../../../examples/demo/p
 /** examples/demo/gateway.yaml: the MCP gateway in front of the demo tools. */
 export const DEMO_GATEWAY_CONFIG = fileURLToPath(new URL('../../../../../examples/demo/gateway.yaml', import.meta.url));
 
-/** `palisade demo`: the whole demo domain in one process on loopback. */
-export async function demo(): Promise<number> {
+/** The whole demo domain in one process on loopback: IdP, tools, gateway. */
+async function startDomain(): Promise<Running> {
   const config = loadConfigFile(DEMO_CONFIG);
   const idp = await serveIdp(config);
   const tools = await serveTools(config.issuer, config.data_dir);
   const gateway = await serveGateway(loadGatewayConfig(DEMO_GATEWAY_CONFIG));
-  const running: Running = {
+  return {
     urls: { ...idp.urls, ...gateway.urls, ...tools.urls },
     async close() {
       await gateway.close();
@@ -92,6 +94,12 @@ export async function demo(): Promise<number> {
       await idp.close();
     },
   };
+}
+
+/** `palisade start` (npm start): the demo domain, until Ctrl+C. */
+export async function start(): Promise<number> {
+  const config = loadConfigFile(DEMO_CONFIG);
+  const running = await startDomain();
   closeOnSignal(running);
   const lines = [
     'Palisade demo domain is running (development only; see examples/demo/palisade.yaml and gateway.yaml).',
@@ -108,8 +116,48 @@ export async function demo(): Promise<number> {
     '             palisade-cli (public, loopback redirect on any port)',
     `  Data       ${config.data_dir}`,
     '',
+    'In another terminal, `npx palisade demo` walks through every flow (`--headless --auto-approve` runs it unattended).',
     'Press Ctrl+C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+async function reachable(issuer: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${issuer}/.well-known/oauth-authorization-server`, { signal: AbortSignal.timeout(2000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `palisade demo`: the guided walkthrough (demo/walkthrough.ts) against the
+ * running demo domain, or one it starts for the occasion. PALISADE_ISSUER
+ * and PALISADE_GATEWAY point it elsewhere; the trail is read from the store
+ * of `--config` (the demo realm's by default).
+ */
+export async function demo(options: { headless: boolean; autoApprove: boolean; config: string | undefined }): Promise<number> {
+  const config = loadConfigFile(options.config ?? DEMO_CONFIG);
+  const issuer = process.env.PALISADE_ISSUER ?? config.issuer;
+  const gateway = process.env.PALISADE_GATEWAY ?? 'http://127.0.0.1:9401/mcp';
+  const started = (await reachable(issuer)) ? undefined : await startDomain();
+  if (started) process.stdout.write('Started the demo domain for this walkthrough (it stops at the end).\n');
+  const store = await openStore(config).catch(() => undefined);
+  try {
+    const failures = await walkthrough({
+      issuer,
+      gateway,
+      headless: options.headless,
+      autoApprove: options.autoApprove,
+      store,
+      out: (text) => process.stdout.write(text),
+    });
+    return failures === 0 ? 0 : 1;
+  } finally {
+    await store?.close();
+    await started?.close();
+  }
 }

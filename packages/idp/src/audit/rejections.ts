@@ -8,7 +8,8 @@ import { contextOf } from './context.js';
  * adversarial catalogue leaves a trace). One hook sees every answer of 400
  * and above: an OAuth error names its code, a page refusal its status; a
  * failed client authentication gets its own event. A GET for a page that
- * does not exist (favicons, scanners) is not recorded.
+ * does not exist (favicons, scanners) is not recorded, nor a CIBA poll's
+ * authorization_pending or slow_down.
  */
 export function auditRejections(app: FastifyInstance, ctx: IdpContext): void {
   app.addHook('onResponse', async (request, reply) => {
@@ -16,6 +17,9 @@ export function auditRejections(app: FastifyInstance, ctx: IdpContext): void {
     if (status < 400) return;
     const error = rejectionOf(request);
     if (status === 404 && (request.method === 'GET' || request.method === 'HEAD') && error?.error === 'not_found') return;
+    // CIBA §11: "not decided yet" and "poll slower" are the grant's normal answers to a poll, not refusals;
+    // the decision itself (ciba.approved, ciba.denied, ciba.expired) is what the trail records.
+    if (error?.error === 'authorization_pending' || error?.error === 'slow_down') return;
     const context = contextOf(request);
     const endpoint = context?.endpoint ?? request.url.split('?')[0] ?? '';
     const authenticationFailed = error?.error === 'invalid_client';
