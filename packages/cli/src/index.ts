@@ -7,10 +7,20 @@ import { configCheck } from './commands/config-check.js';
 import { consentRevoke } from './commands/consent-revoke.js';
 import { dbMigrate } from './commands/db-migrate.js';
 import { dbExport, dbImport } from './commands/db-transfer.js';
-import { demo, start } from './commands/demo.js';
+import { DEMO_CONFIG, demo, serveTools, start } from './commands/demo.js';
 import { serveGateway } from './commands/gateway.js';
 import { hashPassword } from './commands/hash-password.js';
 import { keysRotate } from './commands/keys-rotate.js';
+import {
+  clientsAdd,
+  clientsList,
+  keysList,
+  RealmUsageError,
+  usersAdd,
+  usersEnrollTotp,
+  usersList,
+  usersSetPassword,
+} from './commands/realm.js';
 import { closeOnSignal, serveIdp } from './commands/serve.js';
 
 const USAGE = `usage: palisade <command>
@@ -22,6 +32,16 @@ const USAGE = `usage: palisade <command>
   gateway --config FILE        start the MCP gateway (examples/demo/gateway.yaml)
   config check FILE            validate a configuration file without starting
   keys rotate --config FILE    generate new signing keys; old ones stay published until their tokens expire
+  keys list --config FILE      the published keys, and which sign
+  tool files|reports|payments|hr [--config FILE]
+                               one demo tool (for real deployments, one process each)
+  users list --config FILE     who can sign in (never a hash)
+  users add --config FILE --user NAME --name "Full Name" [--email E] [--groups a,b]   (password on stdin)
+  users set-password --config FILE --user NAME                                        (password on stdin)
+  users enroll-totp --config FILE --user NAME   a new TOTP secret, shown once as an otpauth:// URI
+  clients list --config FILE
+  clients add --config FILE --client ID (--redirect-uri URL | --secret-env VAR) [--name NAME]
+                               a public PKCE agent, or a client-credentials agent whose secret stays in $VAR
   consent revoke --config FILE --user NAME [--client ID]
                                withdraw a user's consent and revoke the grants made under it
   db migrate --config FILE     apply PostgreSQL schema migrations (store.postgres)
@@ -61,6 +81,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
       headless: { type: 'boolean' },
+      name: { type: 'string' },
+      email: { type: 'string' },
+      groups: { type: 'string' },
+      'redirect-uri': { type: 'string' },
+      'secret-env': { type: 'string' },
       'auto-approve': { type: 'boolean' },
     },
   });
@@ -87,6 +112,27 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`Palisade MCP gateway listening at ${Object.values(running.urls)[0]}\n`);
       return 0;
     }
+    if (command === 'tool') {
+      if (!sub || !['files', 'reports', 'payments', 'hr'].includes(sub))
+        throw new UsageError('palisade tool files|reports|payments|hr [--config FILE]');
+      const config = loadConfigFile(values.config ?? DEMO_CONFIG);
+      const running = await serveTools(config.issuer, config.data_dir, sub);
+      closeOnSignal(running);
+      process.stdout.write(
+        `${Object.entries(running.urls)
+          .map(([name, url]) => `${name} listening at ${url}`)
+          .join('\n')}\n`,
+      );
+      return 0;
+    }
+    if (command === 'users' && sub === 'list') return usersList(values);
+    if (command === 'users' && sub === 'add') return await usersAdd(values);
+    if (command === 'users' && sub === 'set-password') return await usersSetPassword(values);
+    if (command === 'users' && sub === 'enroll-totp') return usersEnrollTotp(values);
+    if (command === 'clients' && sub === 'list') return clientsList(values);
+    if (command === 'clients' && sub === 'add')
+      return clientsAdd({ ...values, redirectUri: values['redirect-uri'], secretEnv: values['secret-env'] });
+    if (command === 'keys' && sub === 'list') return await keysList(values);
     if (command === 'config' && sub === 'check') return configCheck(arg ?? values.config);
     if (command === 'keys' && sub === 'rotate') return await keysRotate(values.config ?? arg);
     if (command === 'consent' && sub === 'revoke') return await consentRevoke(values.config, values.user, values.client);
@@ -97,7 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'audit') return await audit(sub, values);
     throw new UsageError(USAGE);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof UsageError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof RealmUsageError) {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }

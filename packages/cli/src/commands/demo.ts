@@ -15,7 +15,7 @@ import { closeOnSignal, type Running, serveIdp } from './serve.js';
  * itself, each reporting its decisions to the IdP's audit trail under its
  * own client (events wait in the data directory while the IdP is away).
  */
-async function serveTools(issuer: string, dataDir: string): Promise<Running> {
+export async function serveTools(issuer: string, dataDir: string, only?: string): Promise<Running> {
   const env = process.env;
   const senders: AuditSender[] = [];
   const audit = (name: string, clientId: string, secret: string | undefined) => {
@@ -32,11 +32,13 @@ async function serveTools(issuer: string, dataDir: string): Promise<Running> {
   };
   const tools = [
     {
+      short: 'files',
       name: 'Files tool',
       port: 9410,
       app: createFilesTool({ issuer, audience: 'http://127.0.0.1:9410', audit: audit('files', 'files-service', env.FILES_SERVICE_SECRET) }),
     },
     {
+      short: 'reports',
       name: 'Reports tool',
       port: 9411,
       app: createReportsTool({
@@ -50,6 +52,7 @@ async function serveTools(issuer: string, dataDir: string): Promise<Running> {
       }),
     },
     {
+      short: 'payments',
       name: 'Payments tool',
       port: 9412,
       app: createPaymentsTool({
@@ -60,16 +63,19 @@ async function serveTools(issuer: string, dataDir: string): Promise<Running> {
       }),
     },
     {
+      short: 'hr',
       name: 'HR (legacy, SAML only)',
       port: 9413,
       app: createHrLegacyTool({ issuer, audience: 'http://127.0.0.1:9413', audit: audit('hr', 'hr-service', env.HR_SERVICE_SECRET) }),
     },
   ];
-  for (const tool of tools) await tool.app.listen({ host: '127.0.0.1', port: tool.port });
+  const chosen = only ? tools.filter((tool) => tool.short === only) : tools;
+  for (const tool of tools) if (!chosen.includes(tool)) await tool.app.close();
+  for (const tool of chosen) await tool.app.listen({ host: '127.0.0.1', port: tool.port });
   return {
-    urls: Object.fromEntries(tools.map((t) => [t.name, `http://127.0.0.1:${t.port}`])),
+    urls: Object.fromEntries(chosen.map((t) => [t.name, `http://127.0.0.1:${t.port}`])),
     async close() {
-      for (const tool of tools) await tool.app.close();
+      for (const tool of chosen) await tool.app.close();
       for (const sender of senders) await sender.close();
     },
   };

@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 
-async function readStdin(): Promise<string> {
+/** Everything on stdin, without its final newline. */
+export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks)
