@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditSender } from '@palisade/audit';
@@ -17,6 +18,8 @@ import { closeOnSignal, type Running, serveIdp } from './serve.js';
  */
 export async function serveTools(issuer: string, dataDir: string, only?: string): Promise<Running> {
   const env = process.env;
+  // Audit events wait in the data directory while the IdP is away; a tool started alone may be first there.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const senders: AuditSender[] = [];
   const audit = (name: string, clientId: string, secret: string | undefined) => {
     const sender = toolAuditSender({
