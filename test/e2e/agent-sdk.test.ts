@@ -16,11 +16,12 @@ import {
   ServerOAuthError,
   UserAgent,
 } from '@palisade/agent';
+import { decodeJwt } from 'jose';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
 import { Q4 } from '../helpers/chain.js';
 import { Device } from '../helpers/ciba.js';
 import { type GatewayDomain, startGatewayDomain } from '../helpers/gateway.js';
-import { DEMO } from '../helpers/idp.js';
+import { DEMO, freePort } from '../helpers/idp.js';
 
 const BUDGET = { ...Q4, identifier: 'budget-2027.xlsx' };
 const SCHEDULES = { type: 'tool_access', locations: [DEMO.tools.reports], actions: ['reports.schedules'] };
@@ -29,8 +30,27 @@ describe('the agent SDK (@palisade/agent) against the demo domain', () => {
   let domain: GatewayDomain;
   const dir = mkdtempSync(join(tmpdir(), 'palisade-agent-'));
 
+  /** Where this test's ping and push approvers listen (their registered notification endpoints). */
+  const ports = { ping: 0, push: 0 };
+
   before(async () => {
-    domain = await startGatewayDomain();
+    ports.ping = await freePort();
+    ports.push = await freePort();
+    domain = await startGatewayDomain({
+      mutateIdp(document) {
+        for (const mode of ['ping', 'push'] as const) {
+          document.clients.push({
+            client_id: `approver-${mode}`,
+            client_secret: `approver-${mode}-secret`,
+            token_endpoint_auth_method: 'client_secret_basic',
+            grant_types: ['urn:openid:params:grant-type:ciba'],
+            backchannel_token_delivery_mode: mode,
+            backchannel_client_notification_endpoint: `http://127.0.0.1:${ports[mode]}/ciba`,
+            scopes: ['openid'],
+          });
+        }
+      },
+    });
   });
   after(async () => {
     await domain?.close();
@@ -131,6 +151,27 @@ describe('the agent SDK (@palisade/agent) against the demo domain', () => {
     await device.deny(again?.id ?? assert.fail());
     await assert.rejects(denied, (error: unknown) => error instanceof ApprovalDenied && error.code === 'oauth.access_denied');
   });
+
+  for (const mode of ['ping', 'push'] as const) {
+    it(`approvals in ${mode} mode: the SDK listens on the registered endpoint and ${mode === 'ping' ? 'redeems when pinged' : 'checks the pushed ID token'}`, async () => {
+      const device = new Device(domain.server);
+      await device.signIn('alice');
+      const approved = requestApproval({
+        issuer: domain.server.issuer,
+        clientId: `approver-${mode}`,
+        credentials: { clientSecret: `approver-${mode}-secret` },
+        user: 'alice',
+        bindingMessage: `Report ${mode}`,
+        mode,
+        notificationEndpoint: { host: '127.0.0.1', port: ports[mode], path: '/ciba' },
+      });
+      const [shown] = await device.pending();
+      assert.equal(shown?.binding_message, `Report ${mode}`);
+      await device.approve(shown?.id ?? assert.fail());
+      const tokens = await approved;
+      assert.equal(decodeJwt(tokens.access_token).sub, 'alice');
+    });
+  }
 
   it('errors come in three families with stable codes: misuse, protocol, the server’s OAuth error', async () => {
     await assert.rejects(

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
+import { ProtocolError, ServerOAuthError, verifyPushedTokens } from '@palisade/agent';
 import { type AuthorizationDetail, covers, randomToken, safeEqual, sameDetail, sha256 } from '@palisade/core';
 import { type ServiceClient, TokenEndpointError, type TokenVerifier, type VerifiedToken } from '@palisade/resource-server';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Arguments } from './template.js';
 import type { GatewayTool } from './tools.js';
 
@@ -64,7 +63,6 @@ export interface PendingCall {
 export class Approvals {
   /** Waiters by the SHA-256 of their client_notification_token (the token itself is never kept as a key). */
   readonly #waiters = new Map<string, Waiter>();
-  #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   constructor(readonly options: ApprovalsOptions) {}
 
@@ -221,28 +219,23 @@ export class Approvals {
     }
   }
 
-  /** CIBA §10.3.1: pushed tokens count only with an ID token for this request whose at_hash matches. */
+  /** CIBA §10.3.1, through the agent SDK: pushed tokens count only with an ID token for this request whose at_hash matches. */
   async #pushed(body: Record<string, unknown>, authReqId: string): Promise<string> {
-    if (typeof body.error === 'string') throw refusalOf(body.error);
-    const { access_token: accessToken, id_token: idToken } = body;
-    if (typeof accessToken !== 'string' || typeof idToken !== 'string')
-      throw new ApprovalRefused('unavailable', 'the approval arrived without its tokens');
     const metadata = await this.options.client.metadata();
-    this.#jwks ??= createRemoteJWKSet(new URL(String(metadata.jwks_uri)));
-    const { payload, protectedHeader } = await jwtVerify(idToken, this.#jwks, {
-      issuer: this.options.issuer,
-      audience: this.options.client.options.clientId,
-      currentDate: new Date(this.options.now() * 1000),
-    }).catch(() => {
-      throw new ApprovalRefused('mismatch', 'the pushed ID token is not valid');
-    });
-    const digest = createHash(`sha${String(protectedHeader.alg).slice(2)}`)
-      .update(accessToken)
-      .digest();
-    const atHash = digest.subarray(0, digest.length / 2).toString('base64url');
-    if (payload['urn:openid:params:jwt:claim:auth_req_id'] !== authReqId || payload.at_hash !== atHash)
-      throw new ApprovalRefused('mismatch', 'the pushed tokens do not belong to this approval');
-    return accessToken;
+    try {
+      const pushed = await verifyPushedTokens(body, {
+        issuer: this.options.issuer,
+        clientId: this.options.client.options.clientId,
+        jwksUri: String(metadata.jwks_uri),
+        authReqId,
+        now: this.options.now,
+      });
+      return pushed.accessToken;
+    } catch (error) {
+      if (error instanceof ServerOAuthError) throw refusalOf(error.error);
+      if (error instanceof ProtocolError) throw new ApprovalRefused('mismatch', 'the pushed tokens do not belong to this approval');
+      throw error;
+    }
   }
 
   /** The approval token must be for this gateway, this user, this exact call, still in time. */
