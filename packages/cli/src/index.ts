@@ -25,7 +25,8 @@ import { closeOnSignal, serveIdp } from './commands/serve.js';
 
 const USAGE = `usage: palisade <command>
 
-  start                        start the whole demo domain (examples/demo/palisade.yaml, gateway.yaml)
+  start [--config FILE]        every component in one process: the IdP, the demo tools and the MCP gateway
+                               (gateway.yaml beside FILE; the demo realm by default)
   demo [--headless] [--auto-approve]
                                walk through every flow against the running demo domain (or start it)
   idp --config FILE            start the identity provider
@@ -95,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     }
-    if (command === 'start') return await start();
+    if (command === 'start') return await start(values.config);
     if (command === 'demo')
       return await demo({ headless: values.headless === true, autoApprove: values['auto-approve'] === true, config: values.config });
     if (command === 'idp') {

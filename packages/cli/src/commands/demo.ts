@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditSender } from '@palisade/audit';
 import { loadGatewayConfig } from '@palisade/gateway';
@@ -90,11 +90,17 @@ export const DEMO_CONFIG = fileURLToPath(new URL('../../../../../examples/demo/p
 export const DEMO_GATEWAY_CONFIG = fileURLToPath(new URL('../../../../../examples/demo/gateway.yaml', import.meta.url));
 
 /** The whole demo domain in one process on loopback: IdP, tools, gateway. */
-async function startDomain(): Promise<Running> {
-  const config = loadConfigFile(DEMO_CONFIG);
+/** The gateway configuration beside an IdP configuration (`gateway.yaml` in its directory), else the demo's. */
+function gatewayConfigFor(file: string): string {
+  const beside = join(dirname(file), 'gateway.yaml');
+  return existsSync(beside) ? beside : DEMO_GATEWAY_CONFIG;
+}
+
+async function startDomain(file = DEMO_CONFIG): Promise<Running> {
+  const config = loadConfigFile(file);
   const idp = await serveIdp(config);
   const tools = await serveTools(config.issuer, config.data_dir);
-  const gateway = await serveGateway(loadGatewayConfig(DEMO_GATEWAY_CONFIG));
+  const gateway = await serveGateway(loadGatewayConfig(gatewayConfigFor(file)));
   return {
     urls: { ...idp.urls, ...gateway.urls, ...tools.urls },
     async close() {
@@ -105,10 +111,10 @@ async function startDomain(): Promise<Running> {
   };
 }
 
-/** `palisade start` (npm start): the demo domain, until Ctrl+C. */
-export async function start(): Promise<number> {
-  const config = loadConfigFile(DEMO_CONFIG);
-  const running = await startDomain();
+/** `palisade start [--config FILE]` (npm start): every component in one process, until Ctrl+C. */
+export async function start(file: string | undefined): Promise<number> {
+  const config = loadConfigFile(file ?? DEMO_CONFIG);
+  const running = await startDomain(file);
   closeOnSignal(running);
   const lines = [
     'Palisade demo domain is running (development only; see examples/demo/palisade.yaml and gateway.yaml).',
