@@ -16,7 +16,7 @@ import {
   ServerOAuthError,
   UserAgent,
 } from '@palisade/agent';
-import { decodeJwt } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
 import { Q4 } from '../helpers/chain.js';
 import { Device } from '../helpers/ciba.js';
@@ -30,14 +30,29 @@ describe('the agent SDK (@palisade/agent) against the demo domain', () => {
   let domain: GatewayDomain;
   const dir = mkdtempSync(join(tmpdir(), 'palisade-agent-'));
 
+  let agentKey: CryptoKey;
   /** Where this test's ping and push approvers listen (their registered notification endpoints). */
   const ports = { ping: 0, push: 0 };
 
   before(async () => {
     ports.ping = await freePort();
     ports.push = await freePort();
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    agentKey = privateKey;
+    const jwk = { ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig', kid: 'agent-key-1' };
     domain = await startGatewayDomain({
       mutateIdp(document) {
+        // An autonomous agent that holds a key instead of a secret (RFC 7523).
+        document.clients.push({
+          client_id: 'key-bot',
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [jwk] },
+          grant_types: ['client_credentials'],
+          authorization_details_types: ['tool_access'],
+          scopes: ['tools.access'],
+          default_scopes: ['tools.access'],
+          resources: ['http://127.0.0.1:9401/mcp'],
+        });
         for (const mode of ['ping', 'push'] as const) {
           document.clients.push({
             client_id: `approver-${mode}`,
@@ -84,6 +99,20 @@ describe('the agent SDK (@palisade/agent) against the demo domain', () => {
     await client.close();
     // Cached until shortly before expiry: the same token for the next call.
     assert.equal(await agent.accessToken(), await agent.accessToken());
+  });
+
+  it('an autonomous agent with private_key_jwt (RFC 7523) instead of a secret', async () => {
+    const agent = new AutonomousAgent({
+      issuer: domain.server.issuer,
+      clientId: 'key-bot',
+      credentials: { privateKey: agentKey, kid: 'agent-key-1' },
+      resource: domain.url,
+      authorizationDetails: [SCHEDULES],
+    });
+    const client = await connectToGateway(domain.url, agent);
+    const result = await client.callTool({ name: 'reports.schedules', arguments: {} });
+    assert.equal(result.isError, undefined, JSON.stringify(result));
+    await client.close();
   });
 
   it('a person’s agent: PAR + PKCE + RAR through the browser, tokens in a 0600 file, refresh rotates, step-up on a 403', async () => {

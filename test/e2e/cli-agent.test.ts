@@ -79,7 +79,8 @@ describe('palisade agent: the agent SDK on the command line', () => {
 
   it('login (PAR + PKCE in the browser) then call files.read as alice; the token file is 0600', async () => {
     let browsing: Promise<void> | undefined;
-    const login = await palisade(['login', '--details', JSON.stringify([Q4])], {}, (stderr) => {
+    // --open: no browser launcher on this PATH, so the printed URL is the way (and nothing breaks).
+    const login = await palisade(['login', '--open', '--details', JSON.stringify([Q4])], { PATH: home }, (stderr) => {
       const url = /(http:\/\/\S+\/authorize\?\S+)/.exec(stderr)?.[1];
       if (!url || browsing) return;
       browsing = (async () => {
@@ -93,6 +94,7 @@ describe('palisade agent: the agent SDK on the command line', () => {
     });
     await browsing;
     assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stderr, /^Opening the browser to sign in; if nothing opens, visit:/);
     assert.match(login.stdout, /^Signed in\. Allowed: tools\.access offline_access; 1 authorization detail\(s\)\./);
     assert.equal(statSync(join(home, 'agent-tokens.json')).mode & 0o777, 0o600);
     const read = await palisade(['call', 'files.read', '--arg', 'path=Q4-report.pdf']);

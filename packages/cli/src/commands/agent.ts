@@ -8,13 +8,15 @@ import {
   connectToGateway,
   FileTokenStore,
   MisuseError,
+  openSystemBrowser,
   requestApproval,
   UserAgent,
 } from '@palisade/agent';
 
 const USAGE = `usage: palisade agent <command> [options]
 
-  login    [--details JSON] [--scope S]    sign in as a person (PAR + PKCE, browser), tokens kept in ~/.palisade (0600)
+  login    [--details JSON] [--scope S] [--open]
+                                           sign in as a person (PAR + PKCE; --open starts the system browser), tokens in ~/.palisade (0600)
   token    --client ID [--details JSON]    a client-credentials token (secret from PALISADE_CLIENT_SECRET)
   tools                                    the gateway's tools this agent may use
   call TOOL [--arg name=value ...]         call a tool through the gateway
@@ -121,6 +123,7 @@ export async function agent(argv: readonly string[], io: Io = stdio): Promise<nu
       user: { type: 'string' },
       message: { type: 'string' },
       json: { type: 'boolean' },
+      open: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -141,7 +144,10 @@ export async function agent(argv: readonly string[], io: Io = stdio): Promise<nu
       resource: values.resource ?? gateway,
       store: new FileTokenStore(join(home, 'agent-tokens.json')),
       ...(values.details ? { authorizationDetails: details(values.details) ?? [] } : {}),
-      openBrowser: (url) => io.err(`Open this page to sign in (waiting for the browser to come back):\n  ${url.href}\n`),
+      openBrowser: (url) =>
+        values.open
+          ? openSystemBrowser(url, io.err)
+          : io.err(`Open this page to sign in (waiting for the browser to come back):\n  ${url.href}\n`),
     });
   const autonomous = (clientId: string) =>
     new AutonomousAgent({
