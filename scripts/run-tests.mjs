@@ -10,6 +10,7 @@ const roots = [
   'packages/store/dist/test',
   'packages/audit/dist/test',
   'packages/idp/dist/test',
+  'packages/gateway/dist/test',
   'packages/cli/dist/test',
   'test/dist/e2e',
 ];

@@ -152,6 +152,10 @@ describe('the agent SDK (@palisade/agent) against the demo domain', () => {
     const after = await store.load();
     assert.notEqual(after?.refreshToken, before?.refreshToken);
     assert.notEqual(after?.accessToken, before?.accessToken);
+    // Two callers renewing at once share one refresh: a second use of the rotated token would revoke the whole family.
+    const [one, two] = await Promise.all([agent.accessToken({ renew: true }), agent.accessToken({ renew: true })]);
+    assert.equal(one, two);
+    assert.equal(typeof (await agent.accessToken({ renew: true })), 'string', 'the family is still alive');
   });
 
   it('approvals: requestApproval (CIBA poll) reports progress and returns tokens, or ApprovalDenied with a stable code', async () => {

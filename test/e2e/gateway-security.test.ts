@@ -52,13 +52,28 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
   let alice: string;
   let capture: Server;
   const seen: string[] = [];
+  let huge = false;
   const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-gw-audit-'));
 
   before(async () => {
     // A stand-in for the files tool that records the credential it receives (SECURITY M9).
     capture = createServer((request, response) => {
       seen.push(request.headers.authorization ?? '');
-      response.writeHead(200, { 'content-type': 'text/plain' }).end('captured');
+      if (!huge) {
+        response.writeHead(200, { 'content-type': 'text/plain' }).end('captured');
+        return;
+      }
+      // A chunked answer with no length to check first, far over the 1 MiB the gateway reads.
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = 'x'.repeat(64 * 1024);
+      let sent = 0;
+      const more = () => {
+        while (sent < 64 && response.write(chunk)) sent++;
+        if (sent < 64) response.once('drain', more);
+        else response.end();
+      };
+      response.on('error', () => undefined);
+      more();
     });
     await new Promise<void>((resolve) => capture.listen(0, '127.0.0.1', resolve));
     const port = (capture.address() as { port: number }).port;
@@ -183,6 +198,21 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
     await resultOf(await rpc(domain.url, alice, 'tools/call', { name: 'files.read', arguments: { path: 'Q4-report.pdf' } }));
     assert.equal((await domain.trail({ event: 'token.exchanged' })).length, before);
     assert.equal(seen.length, 1);
+  });
+
+  it('a tool answering more than 1 MiB: the gateway stops reading, the agent gets a tool error, the trail says too_large', async () => {
+    huge = true;
+    try {
+      const result = await resultOf(
+        await rpc(domain.url, alice, 'tools/call', { name: 'files.read', arguments: { path: 'Q4-report.pdf' } }),
+      );
+      assert.equal(result.isError, true);
+      assert.match(JSON.stringify(result.content), /larger than 1 MiB/);
+    } finally {
+      huge = false;
+    }
+    const allowed = await domain.trail({ event: 'tool.call_allowed', sub: 'alice' });
+    assert.ok(allowed.some((e) => e.component === 'gateway' && e.data?.error === 'too_large'));
   });
 
   it('M10: an MCP session id is never a credential — the gateway keeps no sessions and refuses any it is shown', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
 import { NotificationReceiver, verifyPushedTokens } from './ciba-notifications.js';
-import { MisuseError, ServerOAuthError, translated } from './errors.js';
+import { ApprovalExpired, MisuseError, ServerOAuthError, translated } from './errors.js';
 import { type AuthorizationDetail, type Credentials, clientAuth, Issuer, requestParameters } from './issuer.js';
 
 export interface ApprovalRequest {
@@ -91,7 +91,16 @@ export async function requestApproval(request: ApprovalRequest): Promise<Approva
       });
     if (mode === 'push' && receiver) {
       request.onProgress?.(`Waiting for confirmation on ${request.user}'s device…`);
-      const pushed = await verifyPushedTokens(await receiver.notification, {
+      // A push can be lost (the IdP gives up after its retries): wait no longer than the request lives, or until aborted.
+      const expired = sleep(started.expires_in * 1000, undefined, {
+        ref: false,
+        ...(request.signal ? { signal: request.signal } : {}),
+      }).then(() => {
+        throw new ApprovalExpired('expired_token', 200, 'no decision arrived before the request expired');
+      });
+      expired.catch(() => undefined); // settled later, when the push won: not an unhandled rejection
+      const body = await Promise.race([receiver.notification, expired]);
+      const pushed = await verifyPushedTokens(body, {
         issuer: metadata.issuer,
         clientId: request.clientId,
         jwksUri: String(metadata.jwks_uri),
@@ -107,6 +116,7 @@ export async function requestApproval(request: ApprovalRequest): Promise<Approva
       request.onProgress?.(`Waiting for confirmation on ${request.user}'s device… (${left} s left)`);
       // Ping mode: the ping ends the wait early; the poll at the interval covers a lost ping.
       const waited = sleep(interval * 1000, undefined, { ref: false, ...(request.signal ? { signal: request.signal } : {}) });
+      waited.catch(() => undefined); // an abort after the ping won is not an unhandled rejection
       await Promise.race(
         ping
           ? [

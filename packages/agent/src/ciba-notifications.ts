@@ -71,6 +71,14 @@ export class NotificationReceiver {
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
 
+/** OpenID Connect Core §3.3.2.11: the hash of the ID token's own algorithm (EdDSA: SHA-512, the Ed25519 hash). */
+export function hashOf(alg: string): string {
+  if (alg === 'EdDSA') return 'sha512';
+  if (alg.endsWith('384')) return 'sha384';
+  if (alg.endsWith('512')) return 'sha512';
+  return 'sha256';
+}
+
 /**
  * Pushed tokens (CIBA §10.3.1) count only with an ID token signed by the
  * issuer, for this client, for this request (`auth_req_id` claim), whose
@@ -103,8 +111,7 @@ export async function verifyPushedTokens(
   }).catch((error: unknown) => {
     throw new ProtocolError('push_id_token', 'the pushed ID token is not valid', error);
   });
-  const alg = String(verified.protectedHeader.alg);
-  const digest = createHash(`sha${alg.slice(2)}`)
+  const digest = createHash(hashOf(String(verified.protectedHeader.alg)))
     .update(accessToken)
     .digest();
   const atHash = digest.subarray(0, digest.length / 2).toString('base64url');

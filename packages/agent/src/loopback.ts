@@ -12,6 +12,7 @@ export class LoopbackRedirect {
     readonly server: Server,
     readonly redirectUri: string,
     readonly callback: Promise<URL>,
+    readonly close: () => void,
   ) {}
 
   static async start(options: { path?: string; timeoutSeconds?: number } = {}): Promise<LoopbackRedirect> {
@@ -35,11 +36,12 @@ export class LoopbackRedirect {
       () => settle?.reject(new MisuseError('login_timeout', 'nobody completed the sign-in in the browser in time')),
       (options.timeoutSeconds ?? 300) * 1000,
     );
-    const done = callback.finally(() => {
+    const close = () => {
       clearTimeout(timer);
       server.close();
-    });
+    };
+    const done = callback.finally(close);
     done.catch(() => undefined);
-    return new LoopbackRedirect(server, `http://127.0.0.1:${port}${path}`, done);
+    return new LoopbackRedirect(server, `http://127.0.0.1:${port}${path}`, done, close);
   }
 }

@@ -42,6 +42,8 @@ const printUrl = (url: URL) => {
 export class UserAgent {
   readonly store: TokenStore;
   #issuer: Promise<Issuer> | undefined;
+  /** The refresh in flight: concurrent callers share it (a second use of a rotated refresh token revokes the family). */
+  #refreshing: Promise<string> | undefined;
 
   constructor(readonly options: UserAgentOptions) {
     this.store = options.store ?? new MemoryTokenStore();
@@ -114,7 +116,8 @@ export class UserAgent {
       });
       return this.#save(tokens, undefined);
     } finally {
-      redirect.server.close();
+      // Also when the sign-in failed before the browser came back: no listener or timer outlives login().
+      redirect.close();
     }
   }
 
@@ -125,7 +128,14 @@ export class UserAgent {
     const margin = this.options.refreshMargin ?? 30;
     if (!options.renew && stored.expiresAt - margin > Date.now() / 1000) return stored.accessToken;
     if (!stored.refreshToken) throw new MisuseError('not_logged_in', 'the session ended; sign in again (login)');
-    const refreshToken = stored.refreshToken;
+    this.#refreshing ??= this.#refresh(stored).finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #refresh(stored: StoredTokens): Promise<string> {
+    const refreshToken = stored.refreshToken as string;
     const { metadata, http } = await this.#discover();
     const tokens = await translated(async () => {
       const response = await oauth.refreshTokenGrantRequest(metadata, this.#client, this.#auth, refreshToken, {

@@ -85,6 +85,7 @@ export class Approvals {
   /** Asks the token's user to approve the call, waits, and returns the approval token (audience: the gateway). */
   async approve(call: PendingCall): Promise<VerifiedToken> {
     const { token, tool, args } = call;
+    if (call.signal.aborted) throw new ApprovalRefused('expired', 'the call was cancelled');
     if (token.sub === token.clientId)
       throw new ApprovalRefused('no_user', 'this call needs a person to approve it, and the token acts for no person (client credentials)');
     const until = this.options.now() + this.options.wait;
@@ -150,6 +151,8 @@ export class Approvals {
           },
         });
         cancelled = () => reject(new ApprovalRefused('expired', 'the call was cancelled while waiting for approval'));
+        // Cancelled while the backchannel request was on its way: no abort event will come.
+        if (call.signal.aborted) cancelled();
         call.signal.addEventListener('abort', cancelled, { once: true });
         timers.push(
           setInterval(progress, this.options.progressInterval * 1000),

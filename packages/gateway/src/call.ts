@@ -8,7 +8,7 @@ import {
   type VerifiedToken,
 } from '@palisade/resource-server';
 import { ApprovalRefused, type Approvals } from './approval.js';
-import { callDownstream, type ToolResult, toolError } from './downstream.js';
+import { callDownstream, type Downstream, type ToolResult, toolError } from './downstream.js';
 import { type Arguments, MissingArgument } from './template.js';
 import type { GatewayTool } from './tools.js';
 
@@ -75,6 +75,15 @@ export async function runCall(
   args: Arguments,
   progress: { onProgress: (message: string) => Promise<void>; signal: AbortSignal },
 ): Promise<ToolResult> {
+  // Arguments the templates cannot use (missing, or a dot segment in a URL) end the call here: never a check skipped.
+  try {
+    tool.required(args);
+    tool.url(args);
+  } catch (error) {
+    if (!(error instanceof MissingArgument)) throw error;
+    ctx.audit?.send(decision(ctx, token, tool.name, { allowed: false, reason: 'invalid_arguments' }));
+    return toolError(`${tool.name} did not run: ${error.message}`);
+  }
   authorizeCall(ctx, token, tool, args);
   let subject = token;
   const approvalReason = tool.approvalReason(token, args);
@@ -89,7 +98,19 @@ export async function runCall(
       return toolError(`${tool.name} did not run: ${error.message}`);
     }
   }
-  const outcome = await callDownstream(tool, args, subject, ctx.exchanger);
+  // A call cancelled while a person was deciding must not run once they approve (a payment, say).
+  if (progress.signal.aborted) {
+    ctx.audit?.send(decision(ctx, token, tool.name, { allowed: false, reason: 'cancelled' }));
+    return toolError(`${tool.name} did not run: the call was cancelled`);
+  }
+  let outcome: Downstream;
+  try {
+    outcome = await callDownstream(tool, args, subject, ctx.exchanger);
+  } catch (error) {
+    // The tool could not be reached or answered in time: the agent reads it, the trail records it.
+    const code = error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'network';
+    outcome = { result: toolError(`${tool.name}: the tool could not be reached (${code})`), status: undefined, error: code };
+  }
   // Who asked (the caller's token); a person's approval is recorded as evidence: why, and the approval token's id.
   ctx.audit?.send(
     decision(ctx, token, tool.name, {

@@ -98,6 +98,10 @@ function crossCheck(config: GatewayConfig): string[] {
       });
     }
     if (!URL.canParse(tool.call.url.replace(/\{[^}]*\}/g, 'x'))) problems.push(`${at}.call.url: not an absolute URL`);
+    // An argument may choose a path segment or a query value, never the host it is sent to (SSRF).
+    const fixed = tool.call.url.split('{')[0] ?? '';
+    if (tool.call.url.includes('{') && !(URL.canParse(fixed) && fixed.startsWith(`${new URL(fixed).origin}/`)))
+      problems.push(`${at}.call.url: placeholders may appear only after the origin and its first "/"`);
   });
   if (config.approvals.mode === 'push' && !config.approvals.push_client)
     problems.push('approvals.push_client: push mode needs the push registration');

@@ -27,12 +27,26 @@ export interface Downstream {
   readonly error: string | undefined;
 }
 
-async function limitedBody(response: Response): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_RESPONSE) throw new Error('the tool answered with more than 1 MiB');
-  const body = Buffer.from(await response.arrayBuffer());
-  if (body.length > MAX_RESPONSE) throw new Error('the tool answered with more than 1 MiB');
-  return body;
+/** The tool's answer, read up to 1 MiB and no further (a chunked answer has no length to check first). */
+async function limitedBody(response: Response): Promise<Buffer | undefined> {
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_RESPONSE) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const reader = response.body?.getReader();
+  for (;;) {
+    const next = await reader?.read();
+    if (!next || next.done) break;
+    size += next.value.byteLength;
+    if (size > MAX_RESPONSE) {
+      await reader?.cancel();
+      return undefined;
+    }
+    chunks.push(Buffer.from(next.value));
+  }
+  return Buffer.concat(chunks);
 }
 
 /** A refusal by the tool, as the agent should read it: status, OAuth error code and description, nothing else. */
@@ -116,5 +130,16 @@ export async function callDownstream(
   });
   const type = response.headers.get('content-type') ?? '';
   const received = await limitedBody(response);
-  return response.ok ? success(url, response.status, received, type) : refusal(tool, response.status, received, type);
+  if (!received)
+    return { result: toolError(`${tool.name}: the tool's answer is larger than 1 MiB`), status: response.status, error: 'too_large' };
+  if (!response.ok) return refusal(tool, response.status, received, type);
+  try {
+    return success(url, response.status, received, type);
+  } catch {
+    return {
+      result: toolError(`${tool.name}: the tool's answer is not what it says it is`),
+      status: response.status,
+      error: 'bad_response',
+    };
+  }
 }

@@ -16,7 +16,7 @@ const WHOLE = /^\{([A-Za-z_][A-Za-z0-9_]*)(\?)?\}$/;
 
 export type Arguments = Readonly<Record<string, unknown>>;
 
-/** A template that could not be filled in: the call lacks an argument it names. */
+/** A template that could not be filled in: the call lacks an argument it names, or gives one that cannot be used. */
 export class MissingArgument extends Error {
   override readonly name = 'MissingArgument';
   constructor(readonly argument: string) {
@@ -65,9 +65,16 @@ export function render<T>(template: T, args: Arguments): T {
   return fill(template, args, (text) => text) as T;
 }
 
-/** A URL template: each argument percent-encoded as one path segment or query value. */
+/**
+ * A URL template: each argument percent-encoded as one path segment or query
+ * value. `.` and `..` are refused: no encoding stops a URL parser from
+ * treating them as dot segments (`/finance/..` is `/`).
+ */
 export function renderUrl(template: string, args: Arguments): string {
-  return fill(template, args, encodeURIComponent) as string;
+  return fill(template, args, (text) => {
+    if (text === '.' || text === '..') throw new MissingArgument(`${text} (not a name)`);
+    return encodeURIComponent(text);
+  }) as string;
 }
 
 /** The arguments a template names. */
