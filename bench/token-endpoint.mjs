@@ -5,10 +5,13 @@
 // exchanges (RFC 8693, verify + narrow + sign) beside them. Each server runs
 // in its own process; the load generator (autocannon) runs in this one.
 //
-// BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3).
+// BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3),
+// BENCH_WARMUP (s, default 2), BENCH_RESULTS (directory for the JSON, default bench/results).
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -101,7 +104,7 @@ const scenarios = {
 const runs = { floor: [], palisade: [], exchange: [] };
 try {
   for (const { url, request } of Object.values(scenarios)) {
-    await autocannon({ url, method: 'POST', ...request, connections, duration: 2 }); // warm-up
+    await autocannon({ url, method: 'POST', ...request, connections, duration: Number(process.env.BENCH_WARMUP ?? 2) }); // warm-up
   }
   for (let round = 0; round < rounds; round++) {
     // Interleave the scenarios so drift in machine load hits all alike.
@@ -135,5 +138,6 @@ console.log(row('Palisade IdP: token exchange (verify subject + actor, narrow, s
 const met = result.meetsTarget ? 'met' : 'NOT met';
 console.log(`\nPalisade client_credentials / floor = ${(result.ratio * 100).toFixed(1)}% (target ≥ ${TARGET_RATIO * 100}%: ${met})`);
 console.log(`Token exchange / client_credentials = ${((result.exchange.rps.median / result.palisade.rps.median) * 100).toFixed(1)}%`);
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/token-endpoint.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+const results = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(results, { recursive: true });
+writeFileSync(join(results, 'token-endpoint.json'), `${JSON.stringify(result, null, 2)}\n`);

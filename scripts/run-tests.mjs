@@ -35,5 +35,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const extra = process.argv.slice(2);
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...files], { stdio: 'inherit' });
+// --test-force-exit: a file whose setup failed half-way must not hang the run on the servers it left open.
+const result = spawnSync(process.execPath, ['--test', '--test-force-exit', '--test-reporter=spec', ...extra, ...files], {
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

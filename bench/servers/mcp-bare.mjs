@@ -1,5 +1,6 @@
-// The baseline: a bare official-SDK MCP server (stateless, no authorization) with the same
-// trivial tool answered in-process, built the way the SDK documents (one shared validator).
+// The baseline: a bare official-SDK MCP server (stateless, no authorization) with the same trivial
+// tool, built the way the SDK documents (one shared validator). With DOWNSTREAM_URL the tool makes
+// the same downstream HTTP call the gateway makes (without a token); without it, it answers in-process.
 import { createServer } from 'node:http';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, fromJsonSchema, McpServer } from '@modelcontextprotocol/server';
@@ -14,7 +15,9 @@ const input = fromJsonSchema({ type: 'object', properties: {}, additionalPropert
 const handler = createMcpHandler(() => {
   const server = new McpServer({ name: 'bare', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator: validator });
   server.registerTool('reports.schedules', { description: 'Report schedules', inputSchema: input }, async () => {
-    const structuredContent = { schedules: SCHEDULES };
+    const structuredContent = process.env.DOWNSTREAM_URL
+      ? await (await fetch(`${process.env.DOWNSTREAM_URL}/schedules`)).json()
+      : { schedules: SCHEDULES };
     return { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent };
   });
   return server;

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { Q4 } from '../helpers/chain.js';
 import { Device } from '../helpers/ciba.js';
 import { GATEWAY_CONFIG, userTokens } from '../helpers/gateway.js';
-import { DEMO, DEMO_CONFIG, freePort } from '../helpers/idp.js';
+import { DEMO, DEMO_CONFIG, freePort, reservePort } from '../helpers/idp.js';
 import { startTestTools, type TestTools } from '../helpers/tools.js';
 
 /**
@@ -51,7 +51,9 @@ describe('two IdP nodes and two gateway nodes on one PostgreSQL database', { ski
   let resource: string;
 
   before(async () => {
-    const [idpA, idpB, gatewayA, gatewayB] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [idpA, idpB] = [await freePort(), await freePort()];
+    const reserved = [await reservePort(), await reservePort()];
+    const [gatewayA, gatewayB] = reserved.map((r) => r.port) as [number, number];
     issuer = `http://127.0.0.1:${idpA}`;
     resource = `http://127.0.0.1:${gatewayA}/mcp`;
     const document = retarget(
@@ -77,8 +79,9 @@ describe('two IdP nodes and two gateway nodes on one PostgreSQL database', { ski
       PALISADE_IDP_PORT: String(idpA),
       PALISADE_GATEWAY_PORT: String(gatewayA),
     });
-    for (const port of [gatewayA, gatewayB]) {
+    for (const [i, port] of [gatewayA, gatewayB].entries()) {
       const gateway = await createGateway(gatewayConfig, { now: () => clock.now(), port });
+      await reserved[i]?.release();
       gateways.push({ gateway, url: await gateway.listen() });
     }
   });

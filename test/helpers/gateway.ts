@@ -10,7 +10,7 @@ import type { AuditQuery } from '@palisade/store';
 import { parse as parseYaml } from 'yaml';
 import { authorizeInBrowser, ScriptedBrowser } from './browser.js';
 import { field, post } from './http.js';
-import { type ConfigDocument, DEMO, freePort, startTestIdp, type TestIdp } from './idp.js';
+import { type ConfigDocument, DEMO, reservePort, startTestIdp, type TestIdp } from './idp.js';
 import { startTestTools, type TestTools } from './tools.js';
 
 export const GATEWAY_CONFIG = fileURLToPath(new URL('../../../examples/demo/gateway.yaml', import.meta.url));
@@ -62,7 +62,8 @@ export interface GatewayDomainOptions {
  * `http://127.0.0.1:9401` becomes that origin everywhere.
  */
 export async function startGatewayDomain(options: GatewayDomainOptions = {}): Promise<GatewayDomain> {
-  const port = await freePort();
+  const reserved = await reservePort();
+  const { port } = reserved;
   const origin = `http://127.0.0.1:${port}`;
   const server = await startTestIdp({
     ...(options.clock ? { clock: options.clock } : {}),
@@ -73,57 +74,72 @@ export async function startGatewayDomain(options: GatewayDomainOptions = {}): Pr
       document.ciba = { ...(document.ciba as object), interval: 1 };
     },
   });
-  const tools = await startTestTools(server.issuer, () => server.clock.now(), options.audit);
-  const listening: Record<string, string> = {
-    '9410': tools.files,
-    '9411': tools.reports,
-    '9412': tools.payments,
-    '9413': tools.hr,
-    ...options.toolUrls,
-  };
-  const document = parseYaml(readFileSync(GATEWAY_CONFIG, 'utf8')) as { tools: { call: { url: string } }[]; approvals: object };
-  // A tool's audience is its name; where it listens in a test is another port.
-  for (const tool of document.tools)
-    tool.call.url = tool.call.url.replace(/^http:\/\/127\.0\.0\.1:(941[0-3])/, (_m, p: string) => listening[p] ?? '');
-  document.approvals = { ...document.approvals, mode: options.mode ?? 'ping', wait: options.wait ?? 20, progress_interval: 1 };
-  const config = parseGatewayConfig(document, 'test gateway', {
-    PALISADE_IDP_PORT: new URL(server.issuer).port,
-    PALISADE_GATEWAY_PORT: String(port),
-  });
-  const gatewayAudit = options.audit
-    ? toolAuditSender({
-        issuer: server.issuer,
-        clientId: DEMO.mcpGateway.id,
-        clientSecret: DEMO.mcpGateway.secret,
-        component: 'gateway',
-        bufferFile: join(options.audit.bufferDir, 'audit-gateway.jsonl'),
-      })
-    : undefined;
-  const gateway = await createGateway(config, {
-    now: () => server.clock.now(),
-    ...(gatewayAudit ? { audit: gatewayAudit } : {}),
-    ...(options.gatewayLogger ? { logger: options.gatewayLogger } : {}),
-  });
-  const url = await gateway.listen();
-  return {
-    server,
-    tools,
-    gateway,
-    config,
-    url,
-    gatewayAudit,
-    async trail(query = {}) {
-      await Promise.all([gatewayAudit, ...Object.values(tools.senders ?? {})].map((sender) => sender?.flush()));
-      await server.idp.context.audit.flush();
-      return (await server.idp.context.store.readAudit(query)).map((row) => JSON.parse(row.entry) as AuditEvent);
-    },
-    async close() {
-      await gateway.close();
-      await gatewayAudit?.close();
-      await tools.close();
-      await server.close();
-    },
-  };
+  // Whatever fails from here on, nothing started stays running (a leaked server would keep the test process alive).
+  let tools: TestTools | undefined;
+  let gateway: Gateway | undefined;
+  let gatewayAudit: AuditSender | undefined;
+  try {
+    tools = await startTestTools(server.issuer, () => server.clock.now(), options.audit);
+    const listening: Record<string, string> = {
+      '9410': tools.files,
+      '9411': tools.reports,
+      '9412': tools.payments,
+      '9413': tools.hr,
+      ...options.toolUrls,
+    };
+    const document = parseYaml(readFileSync(GATEWAY_CONFIG, 'utf8')) as { tools: { call: { url: string } }[]; approvals: object };
+    // A tool's audience is its name; where it listens in a test is another port.
+    for (const tool of document.tools)
+      tool.call.url = tool.call.url.replace(/^http:\/\/127\.0\.0\.1:(941[0-3])/, (_m, p: string) => listening[p] ?? '');
+    document.approvals = { ...document.approvals, mode: options.mode ?? 'ping', wait: options.wait ?? 20, progress_interval: 1 };
+    const config = parseGatewayConfig(document, 'test gateway', {
+      PALISADE_IDP_PORT: new URL(server.issuer).port,
+      PALISADE_GATEWAY_PORT: String(port),
+    });
+    gatewayAudit = options.audit
+      ? toolAuditSender({
+          issuer: server.issuer,
+          clientId: DEMO.mcpGateway.id,
+          clientSecret: DEMO.mcpGateway.secret,
+          component: 'gateway',
+          bufferFile: join(options.audit.bufferDir, 'audit-gateway.jsonl'),
+        })
+      : undefined;
+    gateway = await createGateway(config, {
+      now: () => server.clock.now(),
+      ...(gatewayAudit ? { audit: gatewayAudit } : {}),
+      ...(options.gatewayLogger ? { logger: options.gatewayLogger } : {}),
+    });
+    await reserved.release();
+    const url = await gateway.listen();
+    const [started, running] = [gateway, tools];
+    return {
+      server,
+      tools: running,
+      gateway: started,
+      config,
+      url,
+      gatewayAudit,
+      async trail(query = {}) {
+        await Promise.all([gatewayAudit, ...Object.values(running.senders ?? {})].map((sender) => sender?.flush()));
+        await server.idp.context.audit.flush();
+        return (await server.idp.context.store.readAudit(query)).map((row) => JSON.parse(row.entry) as AuditEvent);
+      },
+      async close() {
+        await started.close();
+        await gatewayAudit?.close();
+        await running.close();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await gateway?.close();
+    await gatewayAudit?.close();
+    await tools?.close();
+    await server.close();
+    await reserved.release();
+    throw error;
+  }
 }
 
 /** PKCE S256 (RFC 7636) for a scripted login. */

@@ -29,6 +29,26 @@ export const DEMO = {
   },
 } as const;
 
+/**
+ * A loopback port held until `release()`: for a server whose own URL must be
+ * written into configuration before it can start (the gateway's canonical
+ * URI). Releasing right before listening leaves a window of microseconds,
+ * where `freePort()` leaves the whole start-up of the servers before it for
+ * another test to take the port.
+ */
+export async function reservePort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** A free TCP port on loopback (the issuer must be known before the server starts). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
