@@ -22,7 +22,16 @@ const DECIMAL = /^[0-9]{1,15}(\.[0-9]{1,6})?$/;
 
 /** A configured tool: what a call needs (details, approval) and where it goes, from its arguments. */
 export class GatewayTool {
-  constructor(readonly config: ToolConfig) {}
+  /** Per required detail: its argument-independent part, and the fields the arguments fill in (for listing). */
+  readonly #fixed: readonly { readonly detail: AuthorizationDetail; readonly dynamic: ReadonlySet<string> }[];
+
+  constructor(readonly config: ToolConfig) {
+    this.#fixed = config.requires.map((template) => {
+      const dynamic = new Set(Object.keys(template).filter((key) => placeholders(template[key]).size > 0));
+      const detail = Object.fromEntries(Object.entries(template).filter(([key]) => !dynamic.has(key))) as unknown as AuthorizationDetail;
+      return { detail, dynamic };
+    });
+  }
 
   get name(): string {
     return this.config.name;
@@ -39,13 +48,11 @@ export class GatewayTool {
    * (what `tools/list` shows). The exact call is checked again when it comes.
    */
   possibleWith(token: VerifiedToken): boolean {
-    return this.config.requires.every((template) => {
-      const dynamic = new Set(Object.keys(template).filter((key) => placeholders(template[key]).size > 0));
-      const fixed = Object.fromEntries(Object.entries(template).filter(([key]) => !dynamic.has(key))) as unknown as AuthorizationDetail;
+    return this.#fixed.every(({ detail, dynamic }) => {
       const granted = token.authorizationDetails.map(
-        (detail) => Object.fromEntries(Object.entries(detail).filter(([key]) => !dynamic.has(key))) as unknown as AuthorizationDetail,
+        (held) => Object.fromEntries(Object.entries(held).filter(([key]) => !dynamic.has(key))) as unknown as AuthorizationDetail,
       );
-      return covers(granted, fixed);
+      return covers(granted, detail);
     });
   }
 
