@@ -5,10 +5,9 @@
 // (autocannon) runs here, splitting its connections across the nodes.
 // Bounded: BENCH_DURATION (s, default 10) × BENCH_ROUNDS (default 3), loopback only.
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { testDatabase } from '@palisade/store/testing/postgres';
 import autocannon from 'autocannon';
+import { freePort, median, writeResult } from './lib.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -16,15 +15,6 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const db = await testDatabase('palisade_bench');
 if (db.unavailable) process.exit(0);
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function node(port, issuerPort) {
   const child = fork(new URL('./servers/idp-postgres.mjs', import.meta.url), [], {
@@ -56,7 +46,6 @@ async function measure(urls, seconds = duration) {
   return results.reduce((sum, r) => sum + r.requests.average, 0);
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const [portA, portB] = [await freePort(), await freePort()];
 const a = await node(portA, portA);
 const b = await node(portB, portA);
@@ -89,5 +78,4 @@ console.log('|---|---|');
 console.log(`| one IdP node | ${result.oneNode.rps.toFixed(0)} |`);
 console.log(`| two IdP nodes, one database | ${result.twoNodes.rps.toFixed(0)} |`);
 console.log(`\ntwo nodes / one node = ${result.ratio.toFixed(2)}×`);
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/cluster.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('cluster.json', result);

@@ -10,24 +10,12 @@
 // BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 20), BENCH_ROUNDS (default 3),
 // BENCH_WARMUP (s, default 2), BENCH_RESULTS (directory for the JSON, default bench/results).
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { figure, freePort, row, summary, writeResult } from './lib.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children = [];
 async function start(script, env = {}) {
@@ -81,16 +69,9 @@ const TARGET_RATIO = 0.7;
 
 async function measure({ url, headers }, seconds = duration) {
   const result = await autocannon({ url, method: 'POST', body, headers, connections, duration: seconds });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  return figure(url, result);
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const summary = (runs, key) => ({
-  median: median(runs.map((r) => r[key])),
-  min: Math.min(...runs.map((r) => r[key])),
-  max: Math.max(...runs.map((r) => r[key])),
-});
 const runs = Object.fromEntries(Object.keys(scenarios).map((name) => [name, []]));
 const warmup = Number(process.env.BENCH_WARMUP ?? 2);
 try {
@@ -109,13 +90,11 @@ try {
 
 const result = { date: new Date().toISOString(), node: process.version, settings: { duration, connections, rounds } };
 for (const name of Object.keys(scenarios)) {
-  result[name] = { rps: summary(runs[name], 'rps'), p50: summary(runs[name], 'p50'), p99: summary(runs[name], 'p99') };
+  result[name] = summary(runs[name]);
 }
 result.ratio = result.gateway.rps.median / result.bare.rps.median;
 result.target = TARGET_RATIO;
 result.meetsTarget = result.ratio >= TARGET_RATIO;
-const row = (name, r) =>
-  `| ${name} | ${r.rps.median.toFixed(0)} (${r.rps.min.toFixed(0)}–${r.rps.max.toFixed(0)}) | ${r.p50.median} | ${r.p99.median} |`;
 console.log(`\nMCP tools/call, ${connections} connections, ${duration} s × ${rounds} rounds, median (min–max)\n`);
 console.log('| server | requests/s | p50 ms | p99 ms |');
 console.log('|---|---|---|---|');
@@ -127,6 +106,4 @@ const met = result.meetsTarget ? 'met' : 'NOT met';
 console.log(
   `\nGateway / bare SDK server, same downstream call = ${(result.ratio * 100).toFixed(1)}% (target ≥ ${TARGET_RATIO * 100}%: ${met})`,
 );
-const results = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/', import.meta.url));
-mkdirSync(results, { recursive: true });
-writeFileSync(join(results, 'gateway.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('gateway.json', result);

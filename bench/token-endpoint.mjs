@@ -8,25 +8,13 @@
 // BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3),
 // BENCH_WARMUP (s, default 2), BENCH_RESULTS (directory for the JSON, default bench/results).
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { figure, freePort, row, summary, writeResult } from './lib.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const TARGET_RATIO = 0.4;
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function start(script) {
   const port = await freePort();
@@ -83,16 +71,8 @@ async function exchangeRequest(url) {
 
 async function measure(url, { body, headers }) {
   const result = await autocannon({ url, method: 'POST', body, headers, connections, duration });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  return figure(url, result);
 }
-
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const summary = (runs, key) => ({
-  median: median(runs.map((r) => r[key])),
-  min: Math.min(...runs.map((r) => r[key])),
-  max: Math.max(...runs.map((r) => r[key])),
-});
 
 const floor = await start('./servers/floor.mjs');
 const idp = await start('./servers/idp.mjs');
@@ -119,16 +99,14 @@ const result = {
   date: new Date().toISOString(),
   node: process.version,
   settings: { duration, connections, rounds },
-  floor: { rps: summary(runs.floor, 'rps'), p50: summary(runs.floor, 'p50'), p99: summary(runs.floor, 'p99') },
-  palisade: { rps: summary(runs.palisade, 'rps'), p50: summary(runs.palisade, 'p50'), p99: summary(runs.palisade, 'p99') },
-  exchange: { rps: summary(runs.exchange, 'rps'), p50: summary(runs.exchange, 'p50'), p99: summary(runs.exchange, 'p99') },
+  floor: summary(runs.floor),
+  palisade: summary(runs.palisade),
+  exchange: summary(runs.exchange),
 };
 result.ratio = result.palisade.rps.median / result.floor.rps.median;
 result.target = TARGET_RATIO;
 result.meetsTarget = result.ratio >= TARGET_RATIO;
 
-const row = (name, r) =>
-  `| ${name} | ${r.rps.median.toFixed(0)} (${r.rps.min.toFixed(0)}–${r.rps.max.toFixed(0)}) | ${r.p50.median} | ${r.p99.median} |`;
 console.log(`\ntoken endpoint, ${connections} connections, ${duration} s × ${rounds} rounds, median (min–max)\n`);
 console.log('| server | requests/s | p50 ms | p99 ms |');
 console.log('|---|---|---|---|');
@@ -138,6 +116,4 @@ console.log(row('Palisade IdP: token exchange (verify subject + actor, narrow, s
 const met = result.meetsTarget ? 'met' : 'NOT met';
 console.log(`\nPalisade client_credentials / floor = ${(result.ratio * 100).toFixed(1)}% (target ≥ ${TARGET_RATIO * 100}%: ${met})`);
 console.log(`Token exchange / client_credentials = ${((result.exchange.rps.median / result.palisade.rps.median) * 100).toFixed(1)}%`);
-const results = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/', import.meta.url));
-mkdirSync(results, { recursive: true });
-writeFileSync(join(results, 'token-endpoint.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('token-endpoint.json', result);

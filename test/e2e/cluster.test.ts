@@ -11,8 +11,8 @@ import { testDatabase } from '@palisade/store/testing/postgres';
 import { parse as parseYaml } from 'yaml';
 import { Q4 } from '../helpers/chain.js';
 import { Device } from '../helpers/ciba.js';
-import { GATEWAY_CONFIG, userTokens } from '../helpers/gateway.js';
-import { DEMO, DEMO_CONFIG, freePort, reservePort } from '../helpers/idp.js';
+import { GATEWAY_CONFIG, retarget, TRANSFER_ARGS, TRANSFER_DETAIL, userTokens } from '../helpers/gateway.js';
+import { DEMO_CONFIG, freePort, reservePort } from '../helpers/idp.js';
 import { startTestTools, type TestTools } from '../helpers/tools.js';
 
 /**
@@ -22,25 +22,6 @@ import { startTestTools, type TestTools } from '../helpers/tools.js';
  * below lands its requests on alternating nodes.
  */
 const { unavailable, url, schema, drop } = await testDatabase('palisade_cluster');
-
-const ARGS = { amount: '25000.00', currency: 'EUR', creditorName: 'Acme Supplies GmbH', iban: 'DE89370400440532013000' };
-const PAYMENT = {
-  type: 'payment_initiation',
-  locations: [DEMO.tools.payments],
-  actions: ['initiate'],
-  instructedAmount: { currency: 'EUR', amount: ARGS.amount },
-  creditorName: ARGS.creditorName,
-  creditorAccount: { iban: ARGS.iban },
-};
-
-/** Every string of a document with the demo gateway's origin replaced by the cluster's. */
-function retarget(value: unknown, from: string, to: string): unknown {
-  if (typeof value === 'string') return value.split(from).join(to);
-  if (Array.isArray(value)) return value.map((item) => retarget(item, from, to));
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [retarget(key, from, to) as string, retarget(item, from, to)]));
-  return value;
-}
 
 describe('two IdP nodes and two gateway nodes on one PostgreSQL database', { skip: unavailable }, () => {
   const clock = new ManualClock();
@@ -124,12 +105,12 @@ describe('two IdP nodes and two gateway nodes on one PostgreSQL database', { ski
   });
 
   it('a payment asked through gateway B, approved on a device talking to IdP node B, pinged to gateway A: completed on B', async () => {
-    const { token } = await userTokens({ url: resource, server: idpNode(0) }, 'alice', [PAYMENT]);
+    const { token } = await userTokens({ url: resource, server: idpNode(0) }, 'alice', [TRANSFER_DETAIL]);
     // The device talks to node B; the browser believes it is on the public address (node A's).
     const device = new Device(idpNode(1), issuer);
     await device.signIn('alice');
     const client = await agent(gatewayNode(1), token ?? assert.fail('no token'));
-    const pending = client.callTool({ name: 'payments.transfer', arguments: ARGS }, undefined, { timeout: 60_000 });
+    const pending = client.callTool({ name: 'payments.transfer', arguments: TRANSFER_ARGS }, undefined, { timeout: 60_000 });
     const [shown] = await device.pending();
     assert.equal(shown?.binding_message, 'Pay EUR 25000.00 to Acme Supplies GmbH');
     await device.approve(shown?.id ?? assert.fail('nothing on the device'));

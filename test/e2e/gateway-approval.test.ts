@@ -7,21 +7,18 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { totpNow } from '../helpers/browser.js';
 import { Device, type PendingView } from '../helpers/ciba.js';
-import { type GatewayDomain, startGatewayDomain, userGatewayToken, userTokens } from '../helpers/gateway.js';
+import {
+  type GatewayDomain,
+  startGatewayDomain,
+  TRANSFER_ARGS,
+  TRANSFER_DETAIL,
+  userGatewayToken,
+  userTokens,
+} from '../helpers/gateway.js';
 import { DEMO } from '../helpers/idp.js';
 
-const ARGS = { amount: '25000.00', currency: 'EUR', creditorName: 'Acme Supplies GmbH', iban: 'DE89370400440532013000' };
-/** The payment alice allowed her agent at sign-in: exactly this one (the realm's payment_initiation type is exact). */
-const PAYMENT = {
-  type: 'payment_initiation',
-  locations: [DEMO.tools.payments],
-  actions: ['initiate'],
-  instructedAmount: { currency: 'EUR', amount: ARGS.amount },
-  creditorName: ARGS.creditorName,
-  creditorAccount: { iban: ARGS.iban },
-};
-const SMALL = { ...ARGS, amount: '900.00' };
-const SMALL_PAYMENT = { ...PAYMENT, instructedAmount: { currency: 'EUR', amount: '900.00' } };
+const SMALL = { ...TRANSFER_ARGS, amount: '900.00' };
+const SMALL_PAYMENT = { ...TRANSFER_DETAIL, instructedAmount: { currency: 'EUR', amount: '900.00' } };
 
 type Result = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> };
 
@@ -45,7 +42,8 @@ describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE
 
       before(async () => {
         domain = await startGatewayDomain({ mode, wait: 600, audit: { bufferDir } });
-        const token = (await userGatewayToken(domain, 'alice', [PAYMENT, SMALL_PAYMENT])).token ?? assert.fail('alice got no token');
+        const token =
+          (await userGatewayToken(domain, 'alice', [TRANSFER_DETAIL, SMALL_PAYMENT])).token ?? assert.fail('alice got no token');
         device = new Device(domain.server);
         await device.signIn('alice');
         // The same person's phone app: a token for the device API (audience <issuer>/device).
@@ -80,7 +78,7 @@ describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE
        */
       async function transfer(decide: 'approve' | 'deny'): Promise<{ result: Result; progress: string[]; shown: PendingView[] }> {
         const progress: string[] = [];
-        const pending = client.callTool({ name: 'payments.transfer', arguments: ARGS }, undefined, {
+        const pending = client.callTool({ name: 'payments.transfer', arguments: TRANSFER_ARGS }, undefined, {
           onprogress: (p) => progress.push(p.message ?? ''),
           timeout: 60_000,
         });
@@ -141,7 +139,7 @@ describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE
 
         it('another amount than the one granted: 403 before anyone is asked', async () => {
           await assert.rejects(
-            client.callTool({ name: 'payments.transfer', arguments: { ...ARGS, amount: '25000.01' } }),
+            client.callTool({ name: 'payments.transfer', arguments: { ...TRANSFER_ARGS, amount: '25000.01' } }),
             /403|insufficient_scope|Forbidden/i,
           );
         });
@@ -159,9 +157,9 @@ describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE
     });
 
     it('the call ends after the configured wait with a clear tool error', async () => {
-      const token = (await userGatewayToken(domain, 'alice', [PAYMENT])).token ?? assert.fail('alice got no token');
+      const token = (await userGatewayToken(domain, 'alice', [TRANSFER_DETAIL])).token ?? assert.fail('alice got no token');
       const client = await agent(domain, token);
-      const result = (await client.callTool({ name: 'payments.transfer', arguments: ARGS })) as Result;
+      const result = (await client.callTool({ name: 'payments.transfer', arguments: TRANSFER_ARGS })) as Result;
       assert.equal(result.isError, true);
       assert.match(result.content[0]?.text ?? '', /nobody approved the call in time/);
       await client.close();

@@ -4,18 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createGateway, type Gateway } from '@palisade/gateway';
 import { Device } from '../helpers/ciba.js';
-import { type GatewayDomain, startGatewayDomain, userGatewayToken } from '../helpers/gateway.js';
-import { DEMO } from '../helpers/idp.js';
-
-const ARGS = { amount: '25000.00', currency: 'EUR', creditorName: 'Acme Supplies GmbH', iban: 'DE89370400440532013000' };
-const PAYMENT = {
-  type: 'payment_initiation',
-  locations: [DEMO.tools.payments],
-  actions: ['initiate'],
-  instructedAmount: { currency: 'EUR', amount: ARGS.amount },
-  creditorName: ARGS.creditorName,
-  creditorAccount: { iban: ARGS.iban },
-};
+import { type GatewayDomain, startGatewayDomain, TRANSFER_ARGS, TRANSFER_DETAIL, userGatewayToken } from '../helpers/gateway.js';
 
 async function agentOn(url: string, token: string): Promise<Client> {
   const client = new Client({ name: 'assistant', version: '1.0.0' });
@@ -34,7 +23,7 @@ describe('two gateway nodes behind one canonical URI (issue 10: gateway nodes)',
     // Node B: same configuration and identity, another process's worth of state (none shared), another port.
     second = await createGateway(domain.config, { now: () => domain.server.clock.now(), port: 0 });
     secondUrl = await second.listen();
-    token = (await userGatewayToken(domain, 'alice', [PAYMENT])).token ?? assert.fail('alice got no token');
+    token = (await userGatewayToken(domain, 'alice', [TRANSFER_DETAIL])).token ?? assert.fail('alice got no token');
   });
   after(async () => {
     await second?.close();
@@ -56,7 +45,7 @@ describe('two gateway nodes behind one canonical URI (issue 10: gateway nodes)',
     const device = new Device(domain.server);
     await device.signIn('alice');
     const client = await agentOn(secondUrl, token);
-    const pending = client.callTool({ name: 'payments.transfer', arguments: ARGS }, undefined, { timeout: 60_000 });
+    const pending = client.callTool({ name: 'payments.transfer', arguments: TRANSFER_ARGS }, undefined, { timeout: 60_000 });
     const [shown] = await device.pending();
     await device.approve(shown?.id ?? assert.fail('nothing on the device'));
     const result = (await pending) as { isError?: boolean; structuredContent?: { status: string; initiatedBy: string } };

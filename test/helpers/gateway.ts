@@ -16,13 +16,25 @@ import { startTestTools, type TestTools } from './tools.js';
 export const GATEWAY_CONFIG = fileURLToPath(new URL('../../../examples/demo/gateway.yaml', import.meta.url));
 
 /** Every string of a document with one origin replaced by another (the gateway's canonical URI moves with its port). */
-function retarget(value: unknown, from: string, to: string): unknown {
+export function retarget(value: unknown, from: string, to: string): unknown {
   if (typeof value === 'string') return value.split(from).join(to);
   if (Array.isArray(value)) return value.map((item) => retarget(item, from, to));
   if (value !== null && typeof value === 'object')
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [retarget(key, from, to) as string, retarget(item, from, to)]));
   return value;
 }
+
+/** The transfer the gateway tests make: above the EUR 10,000 approval threshold. */
+export const TRANSFER_ARGS = { amount: '25000.00', currency: 'EUR', creditorName: 'Acme Supplies GmbH', iban: 'DE89370400440532013000' };
+/** The payment alice allows her agent at sign-in: exactly this one (the realm's payment_initiation type is exact). */
+export const TRANSFER_DETAIL = {
+  type: 'payment_initiation',
+  locations: [DEMO.tools.payments],
+  actions: ['initiate'],
+  instructedAmount: { currency: 'EUR', amount: TRANSFER_ARGS.amount },
+  creditorName: TRANSFER_ARGS.creditorName,
+  creditorAccount: { iban: TRANSFER_ARGS.iban },
+};
 
 export interface GatewayDomain {
   readonly server: TestIdp;
