@@ -3,7 +3,6 @@ import { authorizeInBrowser, ScriptedBrowser } from './browser.js';
 import { assistant, authorizationRequest } from './clients.js';
 import { basic, call, field, post } from './http.js';
 import { DEMO, type TestIdp } from './idp.js';
-import type { TestTools } from './tools.js';
 
 export const Q4 = { type: 'file_access', locations: ['http://127.0.0.1:9410/finance'], actions: ['read'], identifier: 'Q4-report.pdf' };
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -27,7 +26,10 @@ export async function aliceGatewayToken(server: TestIdp): Promise<string> {
   return tokens.access_token;
 }
 
-/** The gateway's hop, by hand until the gateway lands (issue 7): an exchange for the reports tool, in the agent's trace. */
+/**
+ * The gateway's hop made by hand (an exchange for the reports tool, in the agent's trace), for tests of
+ * the tools' own audit events; the real gateway's hop is in gateway-trace.test.ts.
+ */
 export async function gatewayHop(server: TestIdp, subjectToken: string, traceId: string): Promise<string> {
   const gateway = basic(DEMO.mcpGateway.id, DEMO.mcpGateway.secret);
   const actor = await post(`${server.issuer}/token`, { grant_type: 'client_credentials' }, gateway);
@@ -45,21 +47,4 @@ export async function gatewayHop(server: TestIdp, subjectToken: string, traceId:
     }),
   });
   return field(response, 'access_token');
-}
-
-/** agent → gateway → reports → files in one trace; resolves when every tool's events reached the IdP. */
-export async function summarizeInTrace(server: TestIdp, tools: TestTools, traceId: string): Promise<Response> {
-  const forReports = await gatewayHop(server, await aliceGatewayToken(server), traceId);
-  const response = await fetch(`${tools.reports}/summaries`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${forReports}`,
-      'content-type': 'application/json',
-      traceparent: `00-${traceId}-2222222222222222-01`,
-    },
-    body: JSON.stringify({ folder: 'finance', name: 'Q4-report.pdf' }),
-  });
-  await Promise.all(Object.values(tools.senders ?? {}).map((sender) => sender.flush()));
-  await server.idp.context.audit.flush();
-  return response;
 }
