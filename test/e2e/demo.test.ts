@@ -5,19 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ManualClock } from '@palisade/core';
 import { type GatewayDomain, startGatewayDomain } from '../helpers/gateway.js';
-import { DEMO_CONFIG } from '../helpers/idp.js';
+import { DEMO_CONFIG, WallClock } from '../helpers/idp.js';
 
 const CLI = fileURLToPath(new URL('../../../packages/cli/bin/palisade.js', import.meta.url));
 
 /** Wall-clock time (the CLI computes TOTP codes from it, as a phone would). */
-class WallClock extends ManualClock {
-  override now(): number {
-    return Math.floor(Date.now() / 1000);
-  }
-}
-
 describe('palisade demo --headless --auto-approve: the whole story, unattended', () => {
   let domain: GatewayDomain;
   const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-demo-'));

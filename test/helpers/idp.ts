@@ -30,6 +30,21 @@ export const DEMO = {
 } as const;
 
 /**
+ * The real time, movable forward: for tests where other parties read the
+ * wall clock too (DPoP proofs, subprocesses), while TOTP steps still need
+ * to be skipped ahead.
+ */
+export class WallClock extends ManualClock {
+  #offset = 0;
+  override now(): number {
+    return Math.floor(Date.now() / 1000) + this.#offset;
+  }
+  override advance(seconds: number): void {
+    this.#offset += seconds;
+  }
+}
+
+/**
  * A loopback port held until `release()`: for a server whose own URL must be
  * written into configuration before it can start (the gateway's canonical
  * URI). Releasing right before listening leaves a window of microseconds,

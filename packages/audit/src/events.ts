@@ -22,11 +22,17 @@ export const AUDIT_EVENTS = {
   'par.pushed': { description: 'A client pushed an authorization request (RFC 9126)', data: { scope: 'requested scopes' } },
   'token.issued': {
     description: 'An access token was issued',
-    data: { grant_type: 'how', audience: 'aud', scope: 'scope', grant_id: 'grant, if any' },
+    data: {
+      grant_type: 'how',
+      audience: 'aud',
+      scope: 'scope',
+      grant_id: 'grant, if any',
+      dpop_jkt: 'the key it is bound to (RFC 9449), if any',
+    },
   },
   'token.exchanged': {
     description: 'A token was issued by token exchange (RFC 8693)',
-    data: { audience: 'aud', token_type: 'issued token type', scope: 'scope' },
+    data: { audience: 'aud', token_type: 'issued token type', scope: 'scope', dpop_jkt: 'the key it is bound to (RFC 9449), if any' },
   },
   'token.introspected': { description: 'A resource server asked whether a token is active', data: { active: 'true | false' } },
   'token.revoked': { description: 'A token was revoked (RFC 7009)', data: { token_type_hint: 'as sent' } },

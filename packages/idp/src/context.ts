@@ -1,4 +1,4 @@
-import type { Clock } from '@palisade/core';
+import type { Clock, DpopNonces } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditTrail } from './audit/trail.js';
@@ -33,6 +33,8 @@ export interface IdpContext {
   readonly backchannel: Backchannel;
   /** The tamper-evident audit trail every security decision is recorded in. */
   readonly audit: AuditTrail;
+  /** DPoP server nonces (RFC 9449 §8), used when `dpop.require_nonce` is on. */
+  readonly dpopNonces: DpopNonces;
   /** Structured events (never a token, code, secret or password). */
   readonly log: FastifyBaseLogger;
 }

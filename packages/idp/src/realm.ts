@@ -24,6 +24,8 @@ export interface Client {
   readonly requireConsent: boolean;
   readonly authorizationDetailsTypes: ReadonlySet<string>;
   readonly requirePushedAuthorizationRequests: boolean;
+  /** RFC 9449 §5.2: token requests without a DPoP proof are refused. */
+  readonly dpopBoundAccessTokens: boolean;
   /** CIBA §4 registration; undefined for clients without the CIBA grant. */
   readonly deliveryMode: DeliveryMode | undefined;
   readonly notificationEndpoint: string | undefined;
@@ -98,6 +100,7 @@ export class Realm {
           requireConsent: c.require_consent,
           authorizationDetailsTypes: new Set(c.authorization_details_types),
           requirePushedAuthorizationRequests: c.require_pushed_authorization_requests || config.par.required,
+          dpopBoundAccessTokens: c.dpop_bound_access_tokens,
           deliveryMode: c.backchannel_token_delivery_mode,
           notificationEndpoint: c.backchannel_client_notification_endpoint,
         };

@@ -11,6 +11,7 @@ import { expireDue, redeliverStale } from './ciba/decide.js';
 import type { ParsedConfig } from './config/schema.js';
 import { endpointsFor, type IdpContext, PATHS } from './context.js';
 import { deviceRoutes } from './device/routes.js';
+import { dpopNonces } from './dpop/proof.js';
 import { authorizationEndpoint } from './endpoints/authorize.js';
 import { backchannelAuthenticationEndpoint } from './endpoints/backchannel-authentication.js';
 import { discoveryEndpoints } from './endpoints/discovery.js';
@@ -95,6 +96,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     endpoints: endpointsFor(config.issuer),
     backchannel,
     audit,
+    dpopNonces: dpopNonces(config, store, () => clock.now()),
     log: app.log,
   };
 

@@ -31,6 +31,7 @@ export const RECORD_KINDS = [
   'console_session',
   'console_login',
   'ciba_outbox',
+  'dpop_nonce',
 ] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 

@@ -24,6 +24,7 @@ export const AUTHORIZATION_PARAMETERS = [
   'request',
   'request_uri',
   'authorization_details',
+  'dpop_jkt',
 ] as const;
 const PROMPTS = new Set(['none', 'login', 'consent']);
 
@@ -98,6 +99,8 @@ export function validateAuthorizationRequest(
     const parsed = parseAuthorizationDetails(p.authorization_details) ?? [];
     authorizationDetails = ctx.realm.detailTypes.validate(parsed, client);
   }
+  // RFC 9449 §10: the thumbprint of the key the code will be redeemed with (SHA-256, base64url).
+  if (p.dpop_jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(p.dpop_jkt)) throw InvalidRequest('dpop_jkt is not a SHA-256 JWK thumbprint');
   return {
     clientId: client.id,
     redirectUri,
@@ -110,5 +113,6 @@ export function validateAuthorizationRequest(
     prompt,
     maxAge,
     authorizationDetails,
+    ...(p.dpop_jkt !== undefined ? { dpopJkt: p.dpop_jkt } : {}),
   };
 }

@@ -117,6 +117,7 @@ export async function startBackchannelAuthentication(
   ctx: IdpContext,
   client: Client,
   body: URLSearchParams,
+  dpopJkt?: string,
 ): Promise<{ response: BackchannelResponse; request: CibaRequest }> {
   if (!client.grantTypes.has(CIBA) || !client.deliveryMode) throw UnauthorizedClient('the client may not use CIBA');
   const p = readParams(body, BACKCHANNEL_PARAMETERS);
@@ -165,6 +166,7 @@ export async function startBackchannelAuthentication(
     handle: sha256(authReqId),
     traceId: currentRequest()?.traceId,
     notification: notifies ? { token: notificationToken as string, authReqId } : undefined,
+    ...(dpopJkt ? { dpopJkt } : {}),
   };
   const kept = { expiresAt: request.expiresAt + RECORD_GRACE_SECONDS };
   const interval = ctx.realm.config.ciba.interval;

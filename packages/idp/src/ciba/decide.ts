@@ -183,7 +183,7 @@ export async function redeem(
   ctx: IdpContext,
   request: CibaRequest,
   decision: CibaDecision & { outcome: 'approved' },
-  options: { pushedFor?: string } = {},
+  options: { pushedFor?: string; jkt?: string | undefined } = {},
 ) {
   const client = ctx.realm.clients.get(request.clientId);
   if (!client) return undefined;
@@ -198,6 +198,8 @@ export async function redeem(
     scope: request.scope,
     authorizationDetails: request.authorizationDetails,
     ...(options.pushedFor ? { pushedFor: options.pushedFor } : {}),
+    // Push: bound to the key of the proof that came with the request; poll and ping: to the token request's.
+    jkt: options.jkt ?? request.dpopJkt,
   });
 }
 

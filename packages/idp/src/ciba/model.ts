@@ -30,6 +30,8 @@ export interface CibaRequest {
    * client's own credentials (CIBA §7.3, bound to the client).
    */
   readonly notification: { readonly token: string; readonly authReqId: string } | undefined;
+  /** RFC 9449: the key of the DPoP proof sent with the request; the tokens are bound to it. */
+  readonly dpopJkt?: string | undefined;
 }
 
 /** The redeemable side of a request, keyed by SHA-256(auth_req_id): who may redeem it and the poll pacing. */

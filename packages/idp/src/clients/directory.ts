@@ -109,6 +109,7 @@ export class ClientDirectory {
       requireConsent: true,
       authorizationDetailsTypes: new Set(policy.authorization_details_types),
       requirePushedAuthorizationRequests: this.config.par.required,
+      dpopBoundAccessTokens: false,
       deliveryMode: undefined,
       notificationEndpoint: undefined,
     };

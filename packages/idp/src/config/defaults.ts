@@ -44,6 +44,11 @@ export const DEFAULTS = {
     /** RFC 9126 §2.2 suggests a short lifetime; the login that follows is not bound by it. */
     lifetime: 90,
   },
+  dpop: {
+    nonceLifetime: 300,
+    /** RFC 9449 §11.1 leaves the window to the server; a minute covers honest clocks and slow networks. */
+    proofMaxAge: 60,
+  },
   authorizationDetails: {
     /** SECURITY J2: refused before parsing. */
     maxLength: 8192,

@@ -83,6 +83,8 @@ const client = z.strictObject({
   authorization_details_types: z.array(z.string().min(1)).default([]),
   /** RFC 9126 §6: this client must push its authorization requests. */
   require_pushed_authorization_requests: z.boolean().default(false),
+  /** RFC 9449 §5.2: every access token of this client is DPoP-bound; a token request without a proof is refused. */
+  dpop_bound_access_tokens: z.boolean().default(false),
   /** CIBA §4: poll, ping or push; required with the CIBA grant type. */
   backchannel_token_delivery_mode: z.enum(DELIVERY_MODES).optional(),
   /** CIBA §4: where ping and push notifications go (https, or loopback http when the issuer is loopback). */
@@ -214,6 +216,17 @@ export const configSchema = z.strictObject({
       lifetime: seconds.max(600).default(DEFAULTS.par.lifetime),
       /** Every client must use PAR (RFC 9126 §5). */
       required: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** DPoP (RFC 9449): proofs are accepted at the token, PAR and CIBA endpoints and at userinfo. */
+  dpop: z
+    .strictObject({
+      /** The strict profile: every proof must carry a fresh server nonce (RFC 9449 §8). */
+      require_nonce: z.boolean().default(false),
+      /** Seconds a server nonce stays acceptable; a new one is handed out every half of it. */
+      nonce_lifetime: seconds.min(10).max(3600).default(DEFAULTS.dpop.nonceLifetime),
+      /** Seconds a proof may be old, by its iat; its jti is remembered that long (RFC 9449 §11.1). */
+      proof_max_age: seconds.min(5).max(600).default(DEFAULTS.dpop.proofMaxAge),
     })
     .prefault({}),
   ciba: z

@@ -3,6 +3,7 @@ import { startBackchannelAuthentication } from '../ciba/authentication-request.j
 import { expire } from '../ciba/decide.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
+import { dpopProof } from '../dpop/proof.js';
 import { formBody } from '../http/params.js';
 import { noStore, sendError } from '../http/responses.js';
 
@@ -17,7 +18,9 @@ export function backchannelAuthenticationEndpoint(app: FastifyInstance, ctx: Idp
     try {
       const body = formBody(request);
       const { client } = await authenticateClient(ctx, request, body);
-      const started = await startBackchannelAuthentication(ctx, client, body);
+      // A proof here binds the tokens of this request to its key, whichever way they are delivered (ADR 0010).
+      const proof = await dpopProof(ctx, request, reply, ctx.endpoints.backchannelAuthentication);
+      const started = await startBackchannelAuthentication(ctx, client, body, proof?.jkt);
       const { rid, sub, expiresAt } = started.request;
       ctx.log.info({ event: 'ciba.requested', client: client.id, request: rid, mode: client.deliveryMode }, 'CIBA request');
       ctx.audit.record({

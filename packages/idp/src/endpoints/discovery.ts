@@ -1,3 +1,4 @@
+import { DPOP_ALGORITHMS } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
 import { ASSERTION_ALGORITHMS } from '../client-auth/private-key-jwt.js';
 import { AUTH_METHODS, DELIVERY_MODES } from '../config/schema.js';
@@ -71,6 +72,8 @@ export function metadata(ctx: IdpContext): Record<string, unknown> {
     acr_values_supported: [ACR.ciba, ACR.mfa, ACR.password],
     // RFC 9207 §3: every authorization response carries `iss` (SECURITY A11).
     authorization_response_iss_parameter_supported: true,
+    // RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   };
 }
 

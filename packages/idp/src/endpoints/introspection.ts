@@ -72,5 +72,6 @@ async function introspect(ctx: IdpContext, caller: Client, token: string): Promi
     return INACTIVE;
   }
   if (!mayIntrospect(ctx, caller, claims.client_id, [claims.aud].flat())) return INACTIVE;
-  return { active: true, token_type: 'Bearer', ...claims };
+  // RFC 9449 §6.2: a bound token introspects with its `cnf` and token_type DPoP.
+  return { active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...claims };
 }

@@ -1,8 +1,9 @@
-import { InvalidRequest, randomToken } from '@palisade/core';
+import { InvalidDpopProof, InvalidRequest, randomToken } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
 import { redirectFor, validateAuthorizationRequest } from '../checks/authorization-request.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
+import { dpopProof } from '../dpop/proof.js';
 import { formBody } from '../http/params.js';
 import { noStore, sendError } from '../http/responses.js';
 import type { AuthorizationRequest } from '../interactions/model.js';
@@ -32,7 +33,13 @@ export function parEndpoint(app: FastifyInstance, ctx: IdpContext): void {
       }
       const target = redirectFor(client, body);
       if (typeof target === 'string') throw InvalidRequest('redirect_uri is missing or not registered for this client');
-      const pushed: PushedRequest = { request: validateAuthorizationRequest(ctx, client, target.redirectUri, body, 'pushed') };
+      const validated = validateAuthorizationRequest(ctx, client, target.redirectUri, body, 'pushed');
+      // RFC 9449 §10.1: a proof at PAR binds the code like dpop_jkt; when both are sent they must name the same key.
+      const proof = await dpopProof(ctx, request, reply, ctx.endpoints.par);
+      if (proof && validated.dpopJkt !== undefined && proof.jkt !== validated.dpopJkt) {
+        throw InvalidDpopProof('dpop_jkt does not match the key of the DPoP proof');
+      }
+      const pushed: PushedRequest = { request: proof ? { ...validated, dpopJkt: proof.jkt } : validated };
       const handle = randomToken(32);
       const lifetime = ctx.realm.config.par.lifetime;
       await ctx.store.insert('pushed_request', handle, pushed, { expiresAt: ctx.clock.now() + lifetime });

@@ -1,8 +1,9 @@
-import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '@palisade/core';
+import { InvalidDpopProof, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
 import { contextOf } from '../audit/context.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
+import { dpopProof } from '../dpop/proof.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { cibaGrant } from '../grants/ciba.js';
 import { clientCredentialsGrant } from '../grants/client-credentials.js';
@@ -26,6 +27,9 @@ export function tokenEndpoint(app: FastifyInstance, ctx: IdpContext): void {
     try {
       const body = formBody(request);
       const client = (await authenticateClient(ctx, request, body)).client;
+      const proof = await dpopProof(ctx, request, reply, ctx.endpoints.token);
+      // RFC 9449 §5.2: a client registered for bound tokens never gets a Bearer one.
+      if (client.dpopBoundAccessTokens && !proof) throw InvalidDpopProof('this client must send a DPoP proof');
       const { grant_type: grantType } = readParams(body, ['grant_type']);
       if (grantType === undefined) throw InvalidRequest('grant_type is required');
       const grant = GRANTS.get(grantType);
@@ -34,7 +38,7 @@ export function tokenEndpoint(app: FastifyInstance, ctx: IdpContext): void {
       if (context) context.grantType = grantType;
       if (!client.grantTypes.has(grantType as never)) throw UnauthorizedClient('the client may not use this grant type');
       const params = readParams(body, grant.parameters);
-      const response = await grant.handle(ctx, client, params, body);
+      const response = await grant.handle(ctx, client, params, body, proof);
       return noStore(reply).send(response);
     } catch (error) {
       return sendError(reply, error);

@@ -102,7 +102,13 @@ export async function readSubject(ctx: IdpContext, client: Client, token: string
  * it is the actor with its own access token for this IdP. Its subject must be
  * the authenticated client (SECURITY X7).
  */
-export async function readActorToken(ctx: IdpContext, client: Client, token: string, type: string): Promise<void> {
+export async function readActorToken(
+  ctx: IdpContext,
+  client: Client,
+  token: string,
+  type: string,
+  proofKey: string | undefined,
+): Promise<void> {
   if (type !== TOKEN_TYPES.access_token && type !== TOKEN_TYPES.jwt) throw InvalidRequest('actor_token_type is not supported');
   let claims: Awaited<ReturnType<typeof ctx.tokens.verifyAccessToken>>;
   try {
@@ -114,4 +120,8 @@ export async function readActorToken(ctx: IdpContext, client: Client, token: str
     throw InvalidRequest("the actor_token must be the authenticated client's own token");
   }
   if (![claims.aud].flat().includes(ctx.realm.issuer)) throw InvalidRequest('the actor_token must be meant for this authorization server');
+  // A DPoP-bound actor token proves the actor only together with its key (RFC 9449 §6): a copied one is useless.
+  if (claims.cnf?.jkt !== undefined && claims.cnf.jkt !== proofKey) {
+    throw InvalidRequest('the actor_token is DPoP-bound: send a proof made with its key');
+  }
 }

@@ -2,6 +2,7 @@ import { InvalidGrant, InvalidRequest, InvalidTarget, sha256 } from '@palisade/c
 import { narrowDetails } from '../checks/authorization-details.js';
 import { checkCodeVerifier } from '../checks/pkce.js';
 import type { IdpContext } from '../context.js';
+import { requireSameKey } from '../dpop/proof.js';
 import type { AuthorizationCodeRecord, Grant } from '../tokens/model.js';
 import { revokeGrant } from '../tokens/revoke-grant.js';
 import type { GrantHandler } from './grant.js';
@@ -20,7 +21,7 @@ const parameters = ['code', 'redirect_uri', 'code_verifier', 'authorization_deta
 export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: 'authorization_code',
   parameters,
-  async handle(ctx, client, params, body) {
+  async handle(ctx, client, params, body, proof) {
     // RFC 6749 §5.2: a missing required parameter is invalid_request.
     if (params.code === undefined) throw InvalidRequest('code is required');
     const id = sha256(params.code);
@@ -32,6 +33,8 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
     if (code.redirectUri !== null && params.redirect_uri !== code.redirectUri) {
       throw InvalidGrant('redirect_uri does not match the authorization request');
     }
+    // RFC 9449 §10 (SECURITY P-6): a code bound to a key at PAR or /authorize is redeemed with that key only.
+    requireSameKey(code.dpopJkt, proof, 'code');
     if (found.consumedAt !== null) return reused(ctx, code.grantId);
     const grantRecord = await ctx.store.find<Grant>('grant', code.grantId);
     if (!grantRecord) throw InvalidGrant('the grant was revoked');
@@ -54,6 +57,7 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
       scope: grant.scope,
       authorizationDetails,
       nonce: code.nonce,
+      jkt: proof?.jkt,
     });
   },
 };

@@ -11,6 +11,7 @@ import {
 import { redeem } from '../ciba/decide.js';
 import { type CibaDecision, type CibaHandle, type CibaRequest, RECORD_GRACE_SECONDS } from '../ciba/model.js';
 import { CIBA } from '../config/schema.js';
+import { requireSameKey } from '../dpop/proof.js';
 import type { GrantHandler } from './grant.js';
 
 const parameters = ['auth_req_id'] as const;
@@ -30,7 +31,7 @@ const PACING_SLACK_MS = 50;
 export const cibaGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: CIBA,
   parameters,
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, _body, proof) {
     if (params.auth_req_id === undefined) throw InvalidRequest('auth_req_id is required');
     if (client.deliveryMode === 'push') throw UnauthorizedClient('a push-mode client receives its tokens at its notification endpoint');
     const id = sha256(params.auth_req_id);
@@ -44,8 +45,10 @@ export const cibaGrant: GrantHandler<(typeof parameters)[number]> = {
     // CIBA §7.3: expires_in is the life of the auth_req_id itself; an approval does not extend it.
     if (decision?.outcome === 'expired' || request.expiresAt <= ctx.clock.now()) throw ExpiredToken('the request expired');
 
+    // A request made with a DPoP proof is redeemed with the same key (RFC 9449 §10 by analogy; ADR 0010).
+    requireSameKey(request.dpopJkt, proof, 'request');
     if (decision?.outcome === 'approved') {
-      const tokens = await redeem(ctx, request, decision);
+      const tokens = await redeem(ctx, request, decision, { jkt: proof?.jkt });
       if (!tokens) throw InvalidGrant('the auth_req_id was already redeemed');
       return tokens;
     }

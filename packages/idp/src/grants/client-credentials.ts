@@ -17,7 +17,7 @@ const USER_ONLY_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email'
 export const clientCredentialsGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: 'client_credentials',
   parameters,
-  async handle(ctx, client, params, body) {
+  async handle(ctx, client, params, body, proof) {
     const requested = splitScope(params.scope);
     if (requested.some((scope) => USER_ONLY_SCOPES.has(scope))) {
       throw InvalidScope('user scopes cannot be granted to client_credentials');
@@ -38,10 +38,11 @@ export const clientCredentialsGrant: GrantHandler<(typeof parameters)[number]> =
       scope,
       grantId: null,
       authorizationDetails,
+      jkt: proof?.jkt,
     });
     return {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: proof ? 'DPoP' : 'Bearer',
       expires_in: access.expiresIn,
       ...(scope.length > 0 ? { scope: scope.join(' ') } : {}),
       ...detailsClaim(authorizationDetails),

@@ -1,3 +1,4 @@
+import type { VerifiedProof } from '@palisade/core';
 import type { IdpContext } from '../context.js';
 import type { Client } from '../realm.js';
 import type { TokenResponse } from '../tokens/model.js';
@@ -6,5 +7,12 @@ import type { TokenResponse } from '../tokens/model.js';
 export interface GrantHandler<K extends string = string> {
   readonly grantType: string;
   readonly parameters: readonly K[];
-  handle(ctx: IdpContext, client: Client, params: { readonly [P in K]?: string }, body: URLSearchParams): Promise<TokenResponse>;
+  /** `proof`: the request's verified DPoP proof (RFC 9449 §5); the tokens are bound to its key. */
+  handle(
+    ctx: IdpContext,
+    client: Client,
+    params: { readonly [P in K]?: string },
+    body: URLSearchParams,
+    proof: VerifiedProof | undefined,
+  ): Promise<TokenResponse>;
 }

@@ -22,6 +22,8 @@ export async function issueForGrant(
     nonce?: string | undefined;
     /** CIBA push (§10.3.1): the ID token names the request and hashes the refresh token too. */
     pushedFor?: string | undefined;
+    /** RFC 9449: the DPoP key the tokens are bound to. */
+    jkt?: string | undefined;
   },
 ): Promise<TokenResponse> {
   const { client, grant, grantId, scope, authorizationDetails } = input;
@@ -34,17 +36,20 @@ export async function issueForGrant(
     authentication: { authTime: grant.authTime, acr: grant.acr, amr: grant.amr },
     authorizationDetails,
     act: grant.act,
+    jkt: input.jkt,
   });
   const response: TokenResponse = {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: input.jkt ? 'DPoP' : 'Bearer',
     expires_in: access.expiresIn,
     scope: scope.join(' '),
     // RFC 9396 §7: the token response says which details the token carries.
     ...detailsClaim(authorizationDetails),
   };
   if (client.grantTypes.has('refresh_token')) {
-    response.refresh_token = await ctx.tokens.refreshToken(grantId, client.id, input.grantExpiresAt);
+    // RFC 9449 §5: a public client's refresh token is bound to its key; a confidential client's is bound by its authentication.
+    const bindRefresh = client.isPublic ? input.jkt : undefined;
+    response.refresh_token = await ctx.tokens.refreshToken(grantId, client.id, input.grantExpiresAt, bindRefresh);
   }
   const user = ctx.realm.usersBySub.get(grant.sub);
   if (scope.includes('openid') && user) {

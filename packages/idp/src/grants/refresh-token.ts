@@ -2,6 +2,7 @@ import { InvalidGrant, InvalidRequest, InvalidTarget, sha256 } from '@palisade/c
 import { narrowDetails } from '../checks/authorization-details.js';
 import { narrowScope } from '../checks/scope.js';
 import type { IdpContext } from '../context.js';
+import { requireSameKey } from '../dpop/proof.js';
 import { splitScope } from '../http/params.js';
 import type { Grant, RefreshTokenRecord } from '../tokens/model.js';
 import { revokeGrant } from '../tokens/revoke-grant.js';
@@ -19,13 +20,15 @@ const parameters = ['refresh_token', 'scope', 'authorization_details'] as const;
 export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: 'refresh_token',
   parameters,
-  async handle(ctx, client, params, body) {
+  async handle(ctx, client, params, body, proof) {
     // RFC 6749 §5.2: a missing required parameter is invalid_request.
     if (params.refresh_token === undefined) throw InvalidRequest('refresh_token is required');
     const id = sha256(params.refresh_token);
     const found = await ctx.store.find<RefreshTokenRecord>('refresh_token', id);
     if (!found) throw InvalidGrant('the refresh token is invalid, expired or revoked');
     if (found.value.clientId !== client.id) throw InvalidGrant('the refresh token was issued to another client');
+    // RFC 9449 §5: a refresh token bound to a key (public clients) needs a proof by that key; a thief without it changes nothing.
+    requireSameKey(found.value.jkt, proof, 'refresh token');
     if (found.consumedAt !== null) return replayed(ctx, found.value.grantId);
     const grantRecord = await ctx.store.find<Grant>('grant', found.value.grantId);
     if (!grantRecord) throw InvalidGrant('the grant was revoked');
@@ -49,6 +52,7 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
       grantExpiresAt: grantRecord.expiresAt ?? ctx.clock.now(),
       scope,
       authorizationDetails,
+      jkt: proof?.jkt,
     });
   },
 };

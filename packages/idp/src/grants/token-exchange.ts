@@ -51,7 +51,7 @@ function delegationChain(client: Client, subject: Subject, maxDepth: number): Ac
 export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
   grantType: TOKEN_EXCHANGE,
   parameters,
-  async handle(ctx, client, params, body) {
+  async handle(ctx, client, params, body, proof) {
     if (params.subject_token === undefined || params.subject_token_type === undefined) {
       throw InvalidRequest('subject_token and subject_token_type are required');
     }
@@ -71,7 +71,7 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
       throw InvalidTarget('an assertion or ID token is for one audience');
     }
     if (params.actor_token !== undefined && params.actor_token_type !== undefined) {
-      await readActorToken(ctx, client, params.actor_token, params.actor_token_type);
+      await readActorToken(ctx, client, params.actor_token, params.actor_token_type, proof?.jkt);
     }
     // RFC 8693 §1.1: an actor_token asks for delegation; without one the client asks to impersonate (SECURITY X6).
     const delegation = params.actor_token !== undefined;
@@ -150,11 +150,13 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
       // Never outlive the subject token, nor survive its revocation.
       notAfter: subject.exp,
       derivedFrom: subject.jti,
+      // RFC 9449: sender-constraint survives the hop; the new token is bound to the exchanging service's own key.
+      jkt: proof?.jkt,
     });
     const response: TokenResponse = {
       access_token: access.token,
       issued_token_type: issuedType,
-      token_type: 'Bearer',
+      token_type: proof ? 'DPoP' : 'Bearer',
       expires_in: access.expiresIn,
       ...(scope.length > 0 ? { scope: scope.join(' ') } : {}),
       ...detailsClaim(authorizationDetails),

@@ -1,4 +1,4 @@
-import { type OAuthError, toOAuthError } from '@palisade/core';
+import { DPOP_ALGORITHMS, OAuthError, toOAuthError } from '@palisade/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const rejections = new WeakMap<FastifyRequest, OAuthError>();
@@ -31,14 +31,21 @@ export function sendError(reply: FastifyReply, thrown: unknown): FastifyReply {
 
 /**
  * RFC 6750 §3: errors at a protected endpoint (userinfo) go in WWW-Authenticate.
- * §3.1: a request without any token gets the bare challenge, no error code.
+ * §3.1: a request without any token gets the bare challenges, no error code.
+ * RFC 9449 §7.1: a DPoP request's error is a DPoP challenge, with the
+ * algorithms a proof may use; a proof error is 401 there, not 400.
  */
-export function sendBearerError(reply: FastifyReply, error: OAuthError | undefined): FastifyReply {
-  const challenge = error
-    ? `Bearer realm="palisade", error="${error.error}", error_description="${error.description}"`
-    : 'Bearer realm="palisade"';
-  noStore(reply).header('www-authenticate', challenge);
-  if (!error) return reply.code(401).send();
+export function sendBearerError(reply: FastifyReply, thrown: OAuthError | undefined, scheme: 'Bearer' | 'DPoP' = 'Bearer'): FastifyReply {
+  const algs = `algs="${DPOP_ALGORITHMS.join(' ')}"`;
+  if (!thrown) {
+    noStore(reply).header('www-authenticate', `Bearer realm="palisade", DPoP realm="palisade", ${algs}`);
+    return reply.code(401).send();
+  }
+  const dpop = scheme === 'DPoP' || thrown.error === 'invalid_dpop_proof' || thrown.error === 'use_dpop_nonce';
+  const error =
+    dpop && thrown.status === 400 && thrown.error !== 'invalid_request' ? new OAuthError(thrown.error, 401, thrown.description) : thrown;
+  const params = `realm="palisade", error="${error.error}", error_description="${error.description}"`;
+  noStore(reply).header('www-authenticate', dpop ? `DPoP ${params}, ${algs}` : `Bearer ${params}`);
   rejections.set(reply.request, error);
   return reply.code(error.status).type('application/json').send(error.toJSON());
 }

@@ -37,6 +37,7 @@ export async function issueAuthorizationCode(ctx: IdpContext, request: Authoriza
     redirectUri: request.redirectUriSent ? request.redirectUri : null,
     codeChallenge: request.codeChallenge,
     nonce: request.nonce,
+    ...(request.dpopJkt ? { dpopJkt: request.dpopJkt } : {}),
   };
   await ctx.store.insert('authorization_code', sha256(code), record, { expiresAt: now + lifetimes.authorization_code, grantId });
   ctx.audit.record({

@@ -16,6 +16,8 @@ export interface AuthorizationRequest {
   readonly maxAge: number | undefined;
   /** RFC 9396: what exactly is asked for; only ever set through PAR. */
   readonly authorizationDetails: readonly AuthorizationDetail[] | undefined;
+  /** RFC 9449 §10: the DPoP key the code is bound to. */
+  readonly dpopJkt?: string;
 }
 
 /** The state of one browser's trip through login, MFA and consent. */

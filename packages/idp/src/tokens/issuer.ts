@@ -35,6 +35,8 @@ export interface AccessTokenRequest {
   readonly notAfter?: number | undefined;
   /** The subject token's `jti` for an exchanged token. */
   readonly derivedFrom?: string | undefined;
+  /** RFC 9449 §6.1: bind the token to this key thumbprint (`cnf.jkt`). */
+  readonly jkt?: string | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -120,6 +122,7 @@ export class TokenIssuer {
       ...(request.act ? { act: request.act } : {}),
       // RFC 8693 §4.4: only the service this token is for may exchange it onwards.
       ...(mayAct ? { may_act: { sub: mayAct } } : {}),
+      ...(request.jkt ? { cnf: { jkt: request.jkt } } : {}),
     };
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
@@ -135,6 +138,7 @@ export class TokenIssuer {
       sub: request.sub,
       grantId: request.grantId,
       ...(request.derivedFrom ? { derivedFrom: request.derivedFrom } : {}),
+      ...(request.jkt ? { jkt: request.jkt } : {}),
     };
     await this.#store.insert('access_token', jti, record, {
       expiresAt: exp,
@@ -157,6 +161,7 @@ export class TokenIssuer {
           ? { token_type: 'urn:ietf:params:oauth:token-type:access_token' }
           : { grant_type: currentRequest()?.grantType ?? '' }),
         ...(request.grantId ? { grant_id: request.grantId } : {}),
+        ...(request.jkt ? { dpop_jkt: request.jkt } : {}),
       },
     });
     return { token, jti, expiresIn: exp - now };
@@ -196,9 +201,9 @@ export class TokenIssuer {
   }
 
   /** A new opaque refresh token of a grant; expires when idle, never after the grant. */
-  async refreshToken(grantId: string, clientId: string, grantExpiresAt: number): Promise<string> {
+  async refreshToken(grantId: string, clientId: string, grantExpiresAt: number, jkt?: string): Promise<string> {
     const token = randomToken(32);
-    const record: RefreshTokenRecord = { grantId, clientId };
+    const record: RefreshTokenRecord = { grantId, clientId, ...(jkt ? { jkt } : {}) };
     const expiresAt = Math.min(grantExpiresAt, this.#clock.now() + this.#lifetimes.refreshTokenIdle);
     await this.#store.insert('refresh_token', sha256(token), record, { expiresAt, grantId });
     return token;

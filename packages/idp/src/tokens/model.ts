@@ -29,11 +29,15 @@ export interface AuthorizationCodeRecord {
   readonly redirectUri: string | null;
   readonly codeChallenge: string;
   readonly nonce: string | undefined;
+  /** RFC 9449 §10: the key the code must be redeemed with (`dpop_jkt` or a proof at PAR). */
+  readonly dpopJkt?: string;
 }
 
 export interface RefreshTokenRecord {
   readonly grantId: string;
   readonly clientId: string;
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key. */
+  readonly jkt?: string;
 }
 
 export interface AccessTokenRecord {
@@ -42,6 +46,8 @@ export interface AccessTokenRecord {
   readonly grantId: string | null;
   /** The `jti` of the subject token this one was exchanged from: revoking it revokes this one too. */
   readonly derivedFrom?: string;
+  /** RFC 9449 §6: the thumbprint of the key the token is bound to. */
+  readonly jkt?: string;
 }
 
 /** Claims of a Palisade access token (RFC 9068 §2.2). */
@@ -62,12 +68,14 @@ export interface AccessTokenClaims {
   readonly act?: Actor;
   /** RFC 8693 §4.4: who may act for `sub` with this token (the client of its audience). */
   readonly may_act?: { readonly sub: string };
+  /** RFC 9449 §6.1: the key a DPoP-bound token is bound to. */
+  readonly cnf?: { readonly jkt: string };
 }
 
 export type TokenResponse = {
   access_token: string;
   /** N_A for tokens that are not access tokens (RFC 8693 §2.2.1: SAML assertions, ID tokens). */
-  token_type: 'Bearer' | 'N_A';
+  token_type: 'Bearer' | 'DPoP' | 'N_A';
   issued_token_type?: string;
   expires_in: number;
   scope?: string;
