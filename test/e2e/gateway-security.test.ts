@@ -52,6 +52,7 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
   let alice: string;
   let capture: Server;
   const seen: string[] = [];
+  const proofs: string[] = [];
   let huge = false;
   const bufferDir = mkdtempSync(join(tmpdir(), 'palisade-gw-audit-'));
 
@@ -59,6 +60,7 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
     // A stand-in for the files tool that records the credential it receives (SECURITY M9).
     capture = createServer((request, response) => {
       seen.push(request.headers.authorization ?? '');
+      proofs.push(String(request.headers.dpop ?? ''));
       if (!huge) {
         response.writeHead(200, { 'content-type': 'text/plain' }).end('captured');
         return;
@@ -90,7 +92,9 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
     const response = await rpc(domain.url, undefined, 'tools/list', {});
     assert.equal(response.status, 401);
     const metadataUrl = `${new URL(domain.url).origin}/.well-known/oauth-protected-resource/mcp`;
-    assert.equal(response.headers.get('www-authenticate'), `Bearer resource_metadata="${metadataUrl}", scope="tools.access"`);
+    // RFC 9449 §7.1: Bearer first (what MCP clients read), then DPoP with the proof algorithms.
+    const params = `resource_metadata="${metadataUrl}", scope="tools.access"`;
+    assert.equal(response.headers.get('www-authenticate'), `Bearer ${params}, DPoP ${params}, algs="ES256 ES384 EdDSA RS256 PS256"`);
     for (const url of [metadataUrl, `${new URL(domain.url).origin}/.well-known/oauth-protected-resource`]) {
       const metadata = (await (await fetch(url)).json()) as Record<string, unknown>;
       assert.equal(metadata.resource, domain.url);
@@ -177,12 +181,21 @@ describe('the gateway as an OAuth resource server (SECURITY M1, M2, M7–M10; AR
 
   it('M9: the tool receives a token exchanged for its own audience, narrowed to the call, with the gateway as actor — never the caller’s', async () => {
     seen.length = 0;
+    proofs.length = 0;
     const response = await rpc(domain.url, alice, 'tools/call', { name: 'files.read', arguments: { path: 'Q4-report.pdf' } });
     assert.equal(response.status, 200);
     const result = await resultOf(response);
     assert.equal(result.isError, undefined);
     assert.equal(seen.length, 1);
-    const received = seen[0]?.replace(/^Bearer /, '') ?? '';
+    // The gateway's tokens are bound to its own key (RFC 9449): DPoP scheme, with a proof for exactly this call.
+    assert.match(seen[0] ?? '', /^DPoP /);
+    const received = seen[0]?.replace(/^DPoP /, '') ?? '';
+    const proof = decodeJwt(proofs[0] ?? '');
+    assert.deepEqual(
+      [proof.htm, proof.htu],
+      ['GET', `http://127.0.0.1:${(capture.address() as { port: number }).port}/finance/Q4-report.pdf`],
+    );
+    assert.equal((decodeJwt(received).cnf as { jkt?: string } | undefined)?.jkt?.length, 43);
     assert.notEqual(received, alice);
     const claims = decodeJwt(received);
     assert.equal(claims.aud, DEMO.tools.files);

@@ -61,7 +61,7 @@ describe('SDK adapters: plain node:http and Express enforce the same rules as th
       assert.equal(none.status, 401);
       assert.match(
         none.headers.get('www-authenticate') ?? '',
-        /^Bearer resource_metadata="http:\/\/127\.0\.0\.1:9401\/\.well-known\/oauth-protected-resource\/mcp"$/,
+        /^Bearer resource_metadata="http:\/\/127\.0\.0\.1:9401\/\.well-known\/oauth-protected-resource\/mcp", DPoP resource_metadata="[^"]+", algs="[^"]+"$/,
       );
       const ok = await fetch(`${bases[name]}/`, { headers: { authorization: `Bearer ${gatewayToken}` } });
       assert.equal(ok.status, 200);

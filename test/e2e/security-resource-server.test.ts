@@ -182,7 +182,8 @@ describe('resource-server SDK at the demo files and reports tools (SECURITY M1â€
       const headers = { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) };
       const answer = await file(path, { method, headers, ...(method === 'PUT' ? { body: 'x' } : {}) });
       assert.equal(answer.status, 401);
-      assert.equal(answer.headers.get('www-authenticate'), `Bearer resource_metadata="${metadataOf(FILES)}"`);
+      const params = `resource_metadata="${metadataOf(FILES)}"`;
+      assert.equal(answer.headers.get('www-authenticate'), `Bearer ${params}, DPoP ${params}, algs="ES256 ES384 EdDSA RS256 PS256"`);
       assert.equal(answer.text, '');
     });
 
@@ -368,7 +369,10 @@ describe('resource-server SDK at the demo files and reports tools (SECURITY M1â€
     it(`${id}: token ${what} and no header â†’ 401 with the bare challenge, before the body is parsed (2.1 Â§5.1; RFC 6750 Â§3.1)`, async () => {
       const answer = await request();
       assert.equal(answer.status, 401, answer.text);
-      assert.match(answer.headers.get('www-authenticate') ?? '', /^Bearer resource_metadata="[^"]+"$/);
+      assert.match(
+        answer.headers.get('www-authenticate') ?? '',
+        /^Bearer resource_metadata="([^"]+)", DPoP resource_metadata="\1", algs="[^"]+"$/,
+      );
       noTokenText(answer, [filesQ4, reportsQ4]);
     });
 

@@ -47,8 +47,8 @@ export interface NonceSource {
 export interface ProofCheck {
   /** The HTTP method of the request the proof came with. */
   readonly method: string;
-  /** The request's URI as the client addressed it (query and fragment are ignored). */
-  readonly url: string;
+  /** The request's URI as the client addressed it (query and fragment are ignored); several when it may have been addressed in more than one way. */
+  readonly url: string | readonly string[];
   /** Present at a resource: the proof must hash exactly this token (`ath`, RFC 9449 §4.3 step 10). */
   readonly accessToken?: string;
   /** Seconds since the epoch. */
@@ -116,7 +116,10 @@ export async function verifyDpopProof(
     throw InvalidDpopProof('the proof needs htm, htu and iat');
   }
   if (htm !== check.method) throw InvalidDpopProof('the proof was made for another HTTP method');
-  if (htuOf(htu) === undefined || htuOf(htu) !== htuOf(check.url)) throw InvalidDpopProof('the proof was made for another URI');
+  const addressed = htuOf(htu);
+  if (addressed === undefined || ![check.url].flat().some((url) => htuOf(url) === addressed)) {
+    throw InvalidDpopProof('the proof was made for another URI');
+  }
   if (iat > check.now + check.skew || iat < check.now - check.maxAge) throw InvalidDpopProof('the proof is too old or from the future');
   if (check.accessToken !== undefined) {
     if (typeof ath !== 'string') throw InvalidDpopProof('the proof needs ath');

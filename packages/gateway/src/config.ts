@@ -68,6 +68,15 @@ export const gatewayConfigSchema = z.strictObject({
       progress_interval: z.number().int().min(1).max(60).default(5),
     })
     .prefault({}),
+  /** DPoP (RFC 9449), ADR 0010. */
+  dpop: z
+    .strictObject({
+      /** Bind the gateway's own tokens (exchanged, approvals, its client token) to a key only this process holds. */
+      bind_downstream_tokens: z.boolean().default(true),
+      /** Refuse Bearer tokens from agents: every caller must present a DPoP-bound token with its proof. */
+      require_for_callers: z.boolean().default(false),
+    })
+    .prefault({}),
   /** The gateway reports each decision to the IdP's audit trail; events wait in this file while the IdP is away. */
   audit: z.strictObject({ buffer_file: z.string().min(1).optional() }).prefault({}),
   /** Scopes a token must carry to use the gateway at all. */

@@ -99,9 +99,9 @@ export async function callDownstream(
 ): Promise<Downstream> {
   const { call } = tool.config;
   const saml = call.token_type === 'saml2';
-  let token: string;
+  let issued: { readonly token: string; readonly type: string };
   try {
-    token = await exchanger.exchange(
+    issued = await exchanger.issue(
       subject,
       call.audience,
       saml ? { requestedTokenType: SAML2 } : { authorizationDetails: tool.required(args) },
@@ -116,10 +116,12 @@ export async function callDownstream(
   }
   const url = tool.url(args);
   const body = tool.body(args);
+  // A DPoP-bound token goes with a proof for exactly this method and URL (RFC 9449 §7).
+  const presentation = saml ? { authorization: `SAML ${issued.token}` } : await exchanger.presentation(issued, call.method, url);
   const response = await fetch(url, {
     method: call.method,
     headers: {
-      authorization: saml ? `SAML ${token}` : `Bearer ${token}`,
+      ...presentation,
       accept: 'application/json, text/*;q=0.9, */*;q=0.5',
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...traceHeaders(),

@@ -1,6 +1,14 @@
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import { OAuthError } from '@palisade/core';
-import { type AuditSink, currentTraceId, requireScope, ServiceClient, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
+import {
+  type AuditSink,
+  currentTraceId,
+  DpopKey,
+  requireScope,
+  ServiceClient,
+  TokenExchanger,
+  TokenVerifier,
+} from '@palisade/resource-server';
 import { protect, tokenOf } from '@palisade/resource-server/fastify';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Approvals, TOOL_CALL_TYPE } from './approval.js';
@@ -74,8 +82,10 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const clock = options.now ? { now } : {};
   const { issuer, resource } = config;
-  const verifier = new TokenVerifier({ issuer, audience: resource, ...clock });
-  const own = { issuer, clientId: config.client.client_id, clientSecret: config.client.client_secret, ...clock };
+  const verifier = new TokenVerifier({ issuer, audience: resource, dpop: { required: config.dpop.require_for_callers }, ...clock });
+  // A token lifted from this process (memory, a log, a proxy) is useless without this key, which never leaves it (RFC 9449).
+  const dpop = config.dpop.bind_downstream_tokens ? { dpop: await DpopKey.generate({ now }) } : {};
+  const own = { issuer, clientId: config.client.client_id, clientSecret: config.client.client_secret, ...clock, ...dpop };
   const exchanger = new TokenExchanger(own);
   const cibaClient =
     config.approvals.mode === 'push' && config.approvals.push_client
@@ -84,6 +94,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
           clientId: config.approvals.push_client.client_id,
           clientSecret: config.approvals.push_client.client_secret,
           ...clock,
+          ...dpop,
         })
       : new ServiceClient(own);
   const approvals = new Approvals({

@@ -1,5 +1,8 @@
-import { OAuthError, PayloadTooLarge, toOAuthError } from '@palisade/core';
+import { DPOP_ALGORITHMS, OAuthError, PayloadTooLarge, toOAuthError } from '@palisade/core';
 import { InsufficientAuthorization } from './require.js';
+import { DpopRefusal } from './verify.js';
+
+const DPOP_ALGS = `algs="${DPOP_ALGORITHMS.join(' ')}"`;
 
 /** RFC 9728 §3: the well-known path of a resource's metadata, inserted after the host. */
 export function resourceMetadataUrl(audience: string): string {
@@ -38,12 +41,20 @@ function clientError(error: unknown): OAuthError | undefined {
  * the required scope in the challenge and the required details in the body.
  * Never a token or its content.
  */
-export function errorAnswer(audience: string, thrown: unknown | undefined, scopes: readonly string[] = []): ErrorAnswer {
+export function errorAnswer(
+  audience: string,
+  thrown: unknown | undefined,
+  scopes: readonly string[] = [],
+  { dpopRequired = false }: { readonly dpopRequired?: boolean } = {},
+): ErrorAnswer {
   const metadata = `resource_metadata="${resourceMetadataUrl(audience)}"`;
   if (thrown === undefined) {
     // MCP authorization: the scopes to ask for travel with the first challenge (RFC 6750 §3 `scope`).
     const scope = scopes.length > 0 ? `, scope="${scopes.join(' ')}"` : '';
-    return { status: 401, headers: { 'www-authenticate': `Bearer ${metadata}${scope}`, 'cache-control': 'no-store' }, body: undefined };
+    // RFC 9449 §7.1: both schemes are offered (Bearer first, for clients that read only the first), or DPoP alone where required.
+    const dpop = `DPoP ${metadata}${scope}, ${DPOP_ALGS}`;
+    const challenge = dpopRequired ? dpop : `Bearer ${metadata}${scope}, ${dpop}`;
+    return { status: 401, headers: { 'www-authenticate': challenge, 'cache-control': 'no-store' }, body: undefined };
   }
   const error: OAuthError = clientError(thrown) ?? toOAuthError(thrown);
   const parts = [metadata, `error="${error.error}"`, `error_description="${error.description}"`];
@@ -54,9 +65,14 @@ export function errorAnswer(audience: string, thrown: unknown | undefined, scope
   }
   // 503 says "try again" (a dependency is down); any other server-side failure is a plain 500.
   const status = error.status > 500 && error.status !== 503 ? 500 : error.status;
+  // RFC 9449 §7.1: a DPoP request's refusal is a DPoP challenge naming the algorithms, with a nonce to retry with if one is due.
+  const dpop = error instanceof DpopRefusal;
+  const scheme = dpop ? 'DPoP' : 'Bearer';
+  if (dpop) parts.push(DPOP_ALGS);
   // RFC 6750 §3: the challenge belongs to 401 and 403; other errors (404, 400) are plain.
-  const challenge = status === 401 || status === 403 ? { 'www-authenticate': `Bearer ${parts.join(', ')}` } : {};
-  return { status, headers: { ...challenge, 'cache-control': 'no-store' }, body };
+  const challenge = status === 401 || status === 403 ? { 'www-authenticate': `${scheme} ${parts.join(', ')}` } : {};
+  const nonce = dpop && error.nonce ? { 'dpop-nonce': error.nonce } : {};
+  return { status, headers: { ...challenge, ...nonce, 'cache-control': 'no-store' }, body };
 }
 
 export { OAuthError };

@@ -1,3 +1,4 @@
+import type { DpopKey } from './dpop-key.js';
 import { traceHeaders } from './trace.js';
 
 export interface ClientCredentialsOptions {
@@ -7,6 +8,8 @@ export interface ClientCredentialsOptions {
   /** Seconds before expiry at which a cached token is no longer handed out (default 30). */
   readonly refreshMargin?: number;
   readonly now?: () => number;
+  /** Sender-constrain this service's tokens (RFC 9449): every token request carries a proof by this key (or the key to come). */
+  readonly dpop?: DpopKey | Promise<DpopKey>;
 }
 
 /** A token-endpoint failure, with the OAuth error code and never the request. */
@@ -41,6 +44,8 @@ export interface TokenResponse {
 interface Cached {
   readonly token: string;
   readonly exp: number;
+  /** `DPoP` for a token bound to this service's key (RFC 9449 §5), else `Bearer`. */
+  readonly type: string;
 }
 
 /**
@@ -50,7 +55,7 @@ interface Cached {
  * until shortly before they expire. The current trace travels along.
  */
 export class ServiceClient {
-  readonly options: Required<Omit<ClientCredentialsOptions, 'now'>> & { now: () => number };
+  readonly options: Required<Omit<ClientCredentialsOptions, 'now' | 'dpop'>> & { now: () => number; dpop?: DpopKey | Promise<DpopKey> };
   readonly #cache = new Map<string, Cached>();
   #metadata: Promise<AuthorizationServerMetadata> | undefined;
 
@@ -88,12 +93,22 @@ export class ServiceClient {
 
   /** A form POST to one of the IdP's endpoints, authenticated as this client (client_secret_basic), in the current trace. */
   async post(endpoint: string, params: Record<string, string>, init: { signal?: AbortSignal } = {}): Promise<Response> {
-    return fetch(endpoint, {
+    const request = {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#basic(), ...traceHeaders() },
-      body: new URLSearchParams(params),
+      body: new URLSearchParams(params).toString(),
       ...init,
-    });
+    };
+    return this.options.dpop ? (await this.options.dpop).fetch(endpoint, request) : fetch(endpoint, request);
+  }
+
+  /**
+   * The headers that present `token` to a resource at `url`: `Bearer`, or for
+   * a token bound to this service's key `DPoP` with a fresh proof (RFC 9449 §7).
+   */
+  async presentation(token: string, type: string, method: string, url: string): Promise<Record<string, string>> {
+    if (type.toLowerCase() !== 'dpop' || !this.options.dpop) return { authorization: `Bearer ${token}` };
+    return { authorization: `DPoP ${token}`, dpop: await (await this.options.dpop).proof(method.toUpperCase(), url, token) };
   }
 
   /** RFC 7662: what the IdP says about a token now (revoked tokens are `active: false`). */
@@ -108,7 +123,7 @@ export class ServiceClient {
   /** One token request; the answer's token and when it stops being handed out. */
   async request(params: Record<string, string>): Promise<Cached> {
     const issued = await this.tokenRequest(params);
-    return { token: issued.access_token, exp: this.options.now() + (issued.expires_in ?? 0) };
+    return { token: issued.access_token, exp: this.options.now() + (issued.expires_in ?? 0), type: issued.token_type };
   }
 
   /** One token request, with the whole successful answer (RFC 6749 §5.1), else a TokenEndpointError. */

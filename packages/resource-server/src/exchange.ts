@@ -28,7 +28,7 @@ export class ExchangeError extends TokenEndpointError {
  */
 export class TokenExchanger {
   readonly #client: ServiceClient;
-  readonly #cache = new Map<string, { readonly token: string; readonly exp: number }>();
+  readonly #cache = new Map<string, { readonly token: string; readonly exp: number; readonly type: string }>();
 
   constructor(options: ExchangerOptions) {
     this.#client = new ServiceClient(options);
@@ -40,11 +40,20 @@ export class TokenExchanger {
     audience: string,
     options: { authorizationDetails?: readonly AuthorizationDetail[]; requestedTokenType?: string } = {},
   ): Promise<string> {
+    return (await this.issue(subject, audience, options)).token;
+  }
+
+  /** exchange, with the token's type: `DPoP` when this service has a DPoP key (present it with `presentation`). */
+  async issue(
+    subject: VerifiedToken,
+    audience: string,
+    options: { authorizationDetails?: readonly AuthorizationDetail[]; requestedTokenType?: string } = {},
+  ): Promise<{ readonly token: string; readonly type: string }> {
     const details = options.authorizationDetails ? JSON.stringify(options.authorizationDetails) : '';
     const type = options.requestedTokenType ?? '';
     const key = `${subject.jti}\u0000${audience}\u0000${details}\u0000${type}`;
     const cached = this.#cache.get(key);
-    if (this.#client.fresh(cached)) return cached.token;
+    if (this.#client.fresh(cached)) return cached;
     const issued = await this.#exchange({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: subject.token,
@@ -58,7 +67,12 @@ export class TokenExchanger {
     });
     for (const [k, v] of this.#cache) if (!this.#client.fresh(v)) this.#cache.delete(k);
     this.#cache.set(key, issued);
-    return issued.token;
+    return issued;
+  }
+
+  /** The Authorization (and DPoP) headers for calling `url` with a token from `issue` (RFC 6750 §2.1, RFC 9449 §7). */
+  presentation(issued: { readonly token: string; readonly type: string }, method: string, url: string): Promise<Record<string, string>> {
+    return this.#client.presentation(issued.token, issued.type, method, url);
   }
 
   /** fetch() to another tool with an exchanged token for it attached (never the caller's own). */
@@ -69,9 +83,9 @@ export class TokenExchanger {
     init: RequestInit & { authorizationDetails?: readonly AuthorizationDetail[] } = {},
   ): Promise<Response> {
     const { authorizationDetails, ...rest } = init;
-    const token = await this.exchange(subject, audience, authorizationDetails ? { authorizationDetails } : {});
+    const issued = await this.issue(subject, audience, authorizationDetails ? { authorizationDetails } : {});
     const headers = new Headers(rest.headers);
-    headers.set('authorization', `Bearer ${token}`);
+    for (const [name, value] of Object.entries(await this.presentation(issued, rest.method ?? 'GET', url))) headers.set(name, value);
     // The next tool continues this request's trace (W3C Trace Context).
     for (const [name, value] of Object.entries(traceHeaders())) headers.set(name, value);
     return fetch(url, { ...rest, headers });

@@ -8,9 +8,18 @@ export {
   type TokenResponse,
 } from './client-credentials.js';
 export { type AuditSink, decisionEvent } from './decisions.js';
+export { DpopKey } from './dpop-key.js';
 export { ExchangeError, type ExchangerOptions, TokenExchanger } from './exchange.js';
 export type { IntrospectionOptions } from './introspection.js';
 export { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from './metadata.js';
 export { InsufficientAuthorization, requireDetail, requireScope } from './require.js';
 export { currentTraceId, inTrace, traceHeaders } from './trace.js';
-export { type IncomingRequest, TokenVerifier, type VerifiedToken, type VerifierOptions } from './verify.js';
+export {
+  type DpopOptions,
+  DpopRefusal,
+  type IncomingRequest,
+  type PresentedToken,
+  TokenVerifier,
+  type VerifiedToken,
+  type VerifierOptions,
+} from './verify.js';

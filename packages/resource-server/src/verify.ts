@@ -1,4 +1,13 @@
-import { type AuthorizationDetail, InvalidRequest, InvalidToken, type OAuthError } from '@palisade/core';
+import {
+  type AuthorizationDetail,
+  InvalidDpopProof,
+  InvalidRequest,
+  InvalidToken,
+  MemoryReplayCache,
+  type NonceSource,
+  OAuthError,
+  verifyDpopProof,
+} from '@palisade/core';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { type IntrospectionOptions, Introspector } from './introspection.js';
 
@@ -16,12 +25,16 @@ export interface VerifiedToken {
   readonly exp: number;
   /** The raw token, for exchange only: never log it. */
   readonly token: string;
+  /** RFC 9449 §6.1: the thumbprint of the key a DPoP-bound token is bound to. */
+  readonly jkt: string | undefined;
   readonly claims: JWTPayload;
 }
 
 /** Where the token came from: an incoming request's pieces, framework-neutral. */
 export interface IncomingRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The HTTP method, which a DPoP proof names (`htm`). */
+  readonly method?: string;
   readonly url: string;
   /** A parsed form body, if any, to refuse tokens sent there (OAuth 2.1 §5.1). */
   readonly body?: unknown;
@@ -43,6 +56,39 @@ export interface VerifierOptions {
   readonly now?: () => number;
   /** Also ask the IdP whether each token is still active (RFC 7662), with a short cache: revocation takes effect within it. */
   readonly introspection?: IntrospectionOptions;
+  /** DPoP (RFC 9449). Bound tokens always need their proof; this says what else is asked. */
+  readonly dpop?: DpopOptions;
+}
+
+export interface DpopOptions {
+  /** Refuse Bearer tokens altogether: every token must be DPoP-bound (default false). */
+  readonly required?: boolean;
+  /** Server nonces (RFC 9449 §9), e.g. `new DpopNonces(…)`; proofs then need a fresh one. */
+  readonly nonces?: NonceSource;
+  /** Seconds a proof may be old, by its `iat` (default 60). */
+  readonly maxAge?: number;
+  /** Where proof `jti`s are remembered (default: this process's memory; pass a shared one for several nodes). */
+  readonly remember?: (key: string, expiresAt: number) => Promise<boolean>;
+}
+
+/** The token of a request and the scheme it came with (RFC 6750 §2.1, RFC 9449 §7.1). */
+export interface PresentedToken {
+  readonly token: string;
+  readonly scheme: 'Bearer' | 'DPoP';
+}
+
+/**
+ * A refusal answered with a DPoP challenge (RFC 9449 §7.1): the request used
+ * the DPoP scheme or the token is bound. Proof errors are 401 at a resource.
+ */
+export class DpopRefusal extends OAuthError {
+  constructor(
+    cause: OAuthError,
+    /** A fresh nonce to retry with, for use_dpop_nonce. */
+    readonly nonce?: string,
+  ) {
+    super(cause.error, cause.status === 400 && cause.error !== 'invalid_request' ? 401 : cause.status, cause.description, cause.detail);
+  }
 }
 
 /** Verified tokens kept per verifier (about 2 KiB each). */
@@ -77,7 +123,8 @@ function actorsOf(act: unknown): string[] {
  * audience (M2), expiry and not-before with a small skew.
  */
 export class TokenVerifier {
-  readonly #options: Required<Omit<VerifierOptions, 'jwksUri' | 'now' | 'introspection'>>;
+  readonly #options: Required<Omit<VerifierOptions, 'jwksUri' | 'now' | 'introspection' | 'dpop'>>;
+  readonly #dpop: DpopOptions & { remember: NonNullable<DpopOptions['remember']> };
   readonly #introspector: Introspector | undefined;
   readonly #now: () => number;
   #keys: JWTVerifyGetKey | undefined;
@@ -91,11 +138,17 @@ export class TokenVerifier {
   readonly #verified = new Map<string, VerifiedToken>();
 
   constructor(options: VerifierOptions) {
-    const { now, jwksUri: _uri, introspection, ...rest } = options;
+    const { now, jwksUri: _uri, introspection, dpop, ...rest } = options;
     this.#options = { clockTolerance: 30, jwksCooldown: 30, maxTokenLength: 8192, ...rest };
     this.#now = now ?? (() => Date.now() / 1000);
+    this.#dpop = { ...dpop, remember: dpop?.remember ?? new MemoryReplayCache(this.#now).remember };
     this.#introspector = introspection ? new Introspector(options.issuer, introspection, this.#now) : undefined;
     this.#jwksUri = options.jwksUri;
+  }
+
+  /** Whether Bearer tokens are refused (every token must be DPoP-bound). */
+  get dpopRequired(): boolean {
+    return this.#dpop.required === true;
   }
 
   get audience(): string {
@@ -122,24 +175,32 @@ export class TokenVerifier {
   }
 
   /**
-   * The Bearer token of a request (RFC 6750 §2.1). A token in the query string
-   * or form body is refused outright (OAuth 2.1 §5.1, SECURITY M8); no Bearer
-   * token at all (no header, another scheme) returns undefined (the caller
-   * answers with a bare challenge, M1).
+   * The token of a request (RFC 6750 §2.1, RFC 9449 §7.1), Bearer or DPoP. A
+   * token in the query string or form body is refused outright (OAuth 2.1
+   * §5.1, SECURITY M8); no token at all (no header, another scheme) returns
+   * undefined (the caller answers with a bare challenge, M1).
    */
-  bearerToken(request: IncomingRequest): string | undefined {
+  presentedToken(request: IncomingRequest): PresentedToken | undefined {
     const query = request.url.includes('?') ? new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)) : undefined;
     const body = request.body;
     const inBody =
       body instanceof URLSearchParams ? body.has('access_token') : body !== null && typeof body === 'object' && 'access_token' in body;
     if (query?.has('access_token') || inBody) throw InvalidRequest('access tokens are accepted in the Authorization header only');
-    const authorization = header(request, 'authorization');
-    // RFC 6750 §3.1: another scheme (Basic, …) carries no Bearer token: a bare challenge, no error code.
-    if (authorization === undefined || !/^Bearer(\s|$)/i.test(authorization.trim())) return undefined;
-    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
-    if (!match?.[1]) throw InvalidToken('the Authorization header is not a Bearer token');
-    if (match[1].length > this.#options.maxTokenLength) throw InvalidToken('the access token is too large');
-    return match[1];
+    const authorization = header(request, 'authorization')?.trim();
+    // RFC 6750 §3.1: another scheme (Basic, …) carries no token: a bare challenge, no error code.
+    const scheme = authorization === undefined ? undefined : /^(Bearer|DPoP)(\s|$)/i.exec(authorization)?.[1];
+    if (authorization === undefined || scheme === undefined) return undefined;
+    const dpop = scheme.toLowerCase() === 'dpop';
+    const match = /^(?:Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
+    const refuse = (error: OAuthError) => (dpop ? new DpopRefusal(error) : error);
+    if (!match?.[1]) throw refuse(InvalidToken(`the Authorization header is not a ${dpop ? 'DPoP' : 'Bearer'} token`));
+    if (match[1].length > this.#options.maxTokenLength) throw refuse(InvalidToken('the access token is too large'));
+    return { token: match[1], scheme: dpop ? 'DPoP' : 'Bearer' };
+  }
+
+  /** The token of a request, whatever its scheme (see presentedToken). */
+  bearerToken(request: IncomingRequest): string | undefined {
+    return this.presentedToken(request)?.token;
   }
 
   /** Verifies a token string; every failure is 401 `invalid_token` without saying which check failed. */
@@ -173,8 +234,11 @@ export class TokenVerifier {
     if (typeof payload.iat === 'number' && payload.iat > this.#now() + this.#options.clockTolerance) {
       throw InvalidToken('the access token is invalid', 'ERR_JWT_CLAIM_VALIDATION_FAILED');
     }
-    // A sender-constrained token (RFC 9449 `cnf`) must come with its proof; presented as Bearer it is refused (SECURITY P-1).
-    if (payload.cnf !== undefined) throw InvalidToken('the access token is sender-constrained', 'cnf present on a Bearer request');
+    const cnf = payload.cnf as { jkt?: unknown } | undefined;
+    // A confirmation method other than a DPoP key (mTLS `x5t#S256`, …) is one this SDK cannot check: refuse.
+    if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || typeof cnf.jkt !== 'string')) {
+      throw InvalidToken('the access token is invalid', 'unsupported cnf');
+    }
     // Only tokens that passed every local check are worth a question to the IdP.
     await this.#introspector?.assertActive(token, payload.exp as number);
     const actors = actorsOf(payload.act);
@@ -188,6 +252,7 @@ export class TokenVerifier {
       jti: payload.jti as string,
       exp: payload.exp as number,
       token,
+      jkt: cnf?.jkt as string | undefined,
       claims: payload,
     };
     if (this.#verified.size >= MAX_VERIFIED) this.#verified.delete(this.#verified.keys().next().value ?? '');
@@ -195,10 +260,55 @@ export class TokenVerifier {
     return verified;
   }
 
-  /** bearerToken + verify: the whole check of an incoming request. Undefined when there is no token. */
+  /**
+   * The whole check of an incoming request: the token, and for a DPoP-bound
+   * one its proof (RFC 9449 §7): `htm`, `htu` (this resource's origin and the
+   * request path, without query), `iat`, `jti` once, `ath` and the key
+   * thumbprint. Undefined when there is no token.
+   */
   async verifyRequest(request: IncomingRequest): Promise<VerifiedToken | undefined> {
-    const token = this.bearerToken(request);
-    return token === undefined ? undefined : this.verify(token);
+    const presented = this.presentedToken(request);
+    if (presented === undefined) return undefined;
+    const dpop = presented.scheme === 'DPoP';
+    let verified: VerifiedToken;
+    try {
+      verified = await this.verify(presented.token);
+    } catch (error) {
+      throw dpop && error instanceof OAuthError ? new DpopRefusal(error) : error;
+    }
+    // SECURITY P-1: a bound token sent as Bearer is refused with a DPoP challenge; so is a Bearer token where DPoP is required.
+    if (!dpop) {
+      if (verified.jkt !== undefined) throw new DpopRefusal(InvalidToken('the access token is DPoP-bound: send it with a DPoP proof'));
+      if (this.#dpop.required) throw new DpopRefusal(InvalidToken('this resource accepts DPoP-bound tokens only'));
+      return verified;
+    }
+    if (verified.jkt === undefined) throw new DpopRefusal(InvalidToken('the access token is not DPoP-bound'));
+    const path = request.url.split('?')[0] ?? '/';
+    // htu: this resource's public URL, or the host the request was addressed to (a test port, an internal name).
+    // Wider than the audience alone only by host name: the token's audience, the path, ath and the jti still bind the proof.
+    const host = header(request, 'host');
+    const audience = new URL(this.#options.audience);
+    const addressed = [new URL(path, audience).href, ...(host ? [`${audience.protocol}//${host}${path}`] : [])];
+    try {
+      const proof = await verifyDpopProof(request.headers.dpop, {
+        method: request.method ?? '',
+        url: addressed,
+        accessToken: presented.token,
+        now: this.#now(),
+        maxAge: this.#dpop.maxAge ?? 60,
+        skew: this.#options.clockTolerance,
+        nonces: this.#dpop.nonces,
+        remember: this.#dpop.remember,
+      });
+      if (!proof) throw InvalidDpopProof('a DPoP proof is required with a DPoP token');
+      // SECURITY P-4: the proof must be made with the key the token is bound to.
+      if (proof.jkt !== verified.jkt) throw InvalidDpopProof('the DPoP proof was made with another key');
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error;
+      const nonce = error.error === 'use_dpop_nonce' ? await this.#dpop.nonces?.current() : undefined;
+      throw new DpopRefusal(error, nonce);
+    }
+    return verified;
   }
 }
 

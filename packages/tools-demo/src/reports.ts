@@ -1,5 +1,5 @@
 import { InvalidRequest } from '@palisade/core';
-import { requireDetail, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
+import { DpopKey, requireDetail, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
 import { protect, tokenOf } from '@palisade/resource-server/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { auditOption } from './audit-option.js';
@@ -46,6 +46,8 @@ export function createReportsTool(options: ReportsOptions): FastifyInstance {
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     ...(options.now ? { now: options.now } : {}),
+    // Sender-constraint survives this hop too: the files token is bound to a key only this process holds (RFC 9449).
+    dpop: DpopKey.generate(options.now ? { now: options.now } : {}),
   });
   protect(app, verifier, { name: 'Reports service', authorizationDetailsTypes: ['file_access', 'tool_access'] }, auditOption(options));
 

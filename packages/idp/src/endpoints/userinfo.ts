@@ -37,7 +37,7 @@ export function userinfoEndpoint(app: FastifyInstance, ctx: IdpContext): void {
     let scheme: PresentedToken['scheme'] = 'Bearer';
     try {
       const presented = presentedToken(request);
-      if (presented === undefined) return sendBearerError(reply, undefined);
+      if (presented === undefined) return sendBearerError(reply, undefined, { offerDpop: true });
       scheme = presented.scheme;
       const claims = await ctx.tokens.verifyAccessToken(presented.token);
       const bound = claims.cnf?.jkt;
@@ -63,7 +63,7 @@ export function userinfoEndpoint(app: FastifyInstance, ctx: IdpContext): void {
         ...(scope.includes('email') && user.email ? { email: user.email, email_verified: true } : {}),
       });
     } catch (error) {
-      if (error instanceof OAuthError) return sendBearerError(reply, error, scheme);
+      if (error instanceof OAuthError) return sendBearerError(reply, error, { scheme });
       throw error;
     }
   };

@@ -35,10 +35,15 @@ export function sendError(reply: FastifyReply, thrown: unknown): FastifyReply {
  * RFC 9449 §7.1: a DPoP request's error is a DPoP challenge, with the
  * algorithms a proof may use; a proof error is 401 there, not 400.
  */
-export function sendBearerError(reply: FastifyReply, thrown: OAuthError | undefined, scheme: 'Bearer' | 'DPoP' = 'Bearer'): FastifyReply {
+export function sendBearerError(
+  reply: FastifyReply,
+  thrown: OAuthError | undefined,
+  { scheme = 'Bearer', offerDpop = false }: { scheme?: 'Bearer' | 'DPoP'; offerDpop?: boolean } = {},
+): FastifyReply {
   const algs = `algs="${DPOP_ALGORITHMS.join(' ')}"`;
   if (!thrown) {
-    noStore(reply).header('www-authenticate', `Bearer realm="palisade", DPoP realm="palisade", ${algs}`);
+    const challenge = offerDpop ? `Bearer realm="palisade", DPoP realm="palisade", ${algs}` : 'Bearer realm="palisade"';
+    noStore(reply).header('www-authenticate', challenge);
     return reply.code(401).send();
   }
   const dpop = scheme === 'DPoP' || thrown.error === 'invalid_dpop_proof' || thrown.error === 'use_dpop_nonce';

@@ -36,9 +36,9 @@ export function requireToken(verifier: TokenVerifier, options: { readonly audit?
         token: () => request.palisadeToken,
       });
       verifier
-        .verifyRequest({ headers: request.headers, url, body: request.body })
+        .verifyRequest({ headers: request.headers, method: request.method ?? 'GET', url, body: request.body })
         .then((token) => {
-          if (!token) return sendRefusal(response, verifier.audience, undefined);
+          if (!token) return sendRefusal(response, verifier.audience, undefined, { dpopRequired: verifier.dpopRequired });
           request.palisadeToken = token;
           next();
         })

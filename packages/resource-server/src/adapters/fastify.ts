@@ -24,8 +24,14 @@ export function tokenOf(request: FastifyRequest): VerifiedToken {
 const tracesOf = new WeakMap<FastifyRequest, string>();
 
 /** Sends the RFC 6750 / RFC 9728 answer for a refusal. */
-export function refuse(reply: FastifyReply, audience: string, error: unknown | undefined, scopes: readonly string[] = []): FastifyReply {
-  const answer = errorAnswer(audience, error, scopes);
+export function refuse(
+  reply: FastifyReply,
+  audience: string,
+  error: unknown | undefined,
+  scopes: readonly string[] = [],
+  options: { readonly dpopRequired?: boolean } = {},
+): FastifyReply {
+  const answer = errorAnswer(audience, error, scopes, options);
   noteRefusal(reply.raw, answer.body);
   reply.code(answer.status).headers(answer.headers);
   return answer.body ? reply.send(answer.body) : reply.send();
@@ -90,8 +96,8 @@ export function protect(
     // Only the metadata documents are public; any other path, /.well-known/ or not, needs a token.
     if (isMetadata(request)) return;
     try {
-      const token = await verifier.verifyRequest({ headers: request.headers, url: request.url });
-      if (!token) return refuse(reply, verifier.audience, undefined, metadata.scopes);
+      const token = await verifier.verifyRequest({ headers: request.headers, method: request.method, url: request.url });
+      if (!token) return refuse(reply, verifier.audience, undefined, metadata.scopes, { dpopRequired: verifier.dpopRequired });
       request.palisadeToken = token;
     } catch (error) {
       return refuse(reply, verifier.audience, error);
@@ -102,7 +108,7 @@ export function protect(
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (isMetadata(request)) return;
     try {
-      verifier.bearerToken({ headers: request.headers, url: request.url, body: request.body });
+      verifier.presentedToken({ headers: request.headers, url: request.url, body: request.body });
     } catch (error) {
       return refuse(reply, verifier.audience, error);
     }

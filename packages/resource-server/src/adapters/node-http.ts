@@ -9,8 +9,13 @@ import type { TokenVerifier, VerifiedToken } from '../verify.js';
 export type ProtectedHandler = (request: IncomingMessage, response: ServerResponse, token: VerifiedToken) => unknown;
 
 /** Writes the RFC 6750 / RFC 9728 answer for a refusal on a plain node:http response. */
-export function sendRefusal(response: ServerResponse, audience: string, error: unknown | undefined): void {
-  const answer = errorAnswer(audience, error);
+export function sendRefusal(
+  response: ServerResponse,
+  audience: string,
+  error: unknown | undefined,
+  options: { readonly dpopRequired?: boolean } = {},
+): void {
+  const answer = errorAnswer(audience, error, [], options);
   noteRefusal(response, answer.body);
   response.writeHead(answer.status, { ...answer.headers, ...(answer.body ? { 'content-type': 'application/json' } : {}) });
   response.end(answer.body ? JSON.stringify(answer.body) : undefined);
@@ -52,8 +57,8 @@ export function protectNodeHandler(
         token: () => verified,
       });
       try {
-        const token = await verifier.verifyRequest({ headers: request.headers, url });
-        if (!token) return sendRefusal(response, verifier.audience, undefined);
+        const token = await verifier.verifyRequest({ headers: request.headers, method: request.method ?? 'GET', url });
+        if (!token) return sendRefusal(response, verifier.audience, undefined, { dpopRequired: verifier.dpopRequired });
         verified = token;
         await handler(request, response, token);
       } catch (error) {
