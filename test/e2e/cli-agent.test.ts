@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeJwt } from 'jose';
+import type { StoredTokens } from '@palisade/agent';
+import { calculateJwkThumbprint, decodeJwt } from 'jose';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
 import { Q4 } from '../helpers/chain.js';
 import { type GatewayDomain, startGatewayDomain } from '../helpers/gateway.js';
@@ -77,10 +78,10 @@ describe('palisade agent: the agent SDK on the command line', () => {
     assert.equal(result.structuredContent.schedules.length, 2);
   });
 
-  it('login (PAR + PKCE in the browser) then call files.read as alice; the token file is 0600', async () => {
+  it('login --dpop (PAR + PKCE in the browser) then call files.read as alice with DPoP proofs; the token file is 0600 and holds the key', async () => {
     let browsing: Promise<void> | undefined;
     // --open: no browser launcher on this PATH, so the printed URL is the way (and nothing breaks).
-    const login = await palisade(['login', '--open', '--details', JSON.stringify([Q4])], { PATH: home }, (stderr) => {
+    const login = await palisade(['login', '--open', '--dpop', '--details', JSON.stringify([Q4])], { PATH: home }, (stderr) => {
       const url = /(http:\/\/\S+\/authorize\?\S+)/.exec(stderr)?.[1];
       if (!url || browsing) return;
       browsing = (async () => {
@@ -97,6 +98,9 @@ describe('palisade agent: the agent SDK on the command line', () => {
     assert.match(login.stderr, /^Opening the browser to sign in; if nothing opens, visit:/);
     assert.match(login.stdout, /^Signed in\. Allowed: tools\.access offline_access; 1 authorization detail\(s\)\./);
     assert.equal(statSync(join(home, 'agent-tokens.json')).mode & 0o777, 0o600);
+    const stored = JSON.parse(readFileSync(join(home, 'agent-tokens.json'), 'utf8')) as StoredTokens;
+    const jkt = await calculateJwkThumbprint(stored.dpopKey?.publicJwk ?? assert.fail('no DPoP key stored'));
+    assert.deepEqual(decodeJwt(stored.accessToken).cnf, { jkt });
     const read = await palisade(['call', 'files.read', '--arg', 'path=Q4-report.pdf']);
     assert.equal(read.code, 0, read.stderr);
     assert.match(read.stdout, /^Q4 2026 financial report/);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createPublicKey, type JsonWebKey, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenVerifier } from '@palisade/resource-server';
@@ -430,11 +430,16 @@ describe('resource-server SDK at the demo files and reports tools (SECURITY M1â€
     // Between reports and files: records the Authorization header files receives, passes everything on.
     const proxy = await listen((request, response) => {
       const authorization = request.headers.authorization ?? '';
-      forwarded.push(authorization.replace(/^Bearer /, ''));
-      void fetch(`${tools.files}${request.url ?? '/'}`, { headers: { authorization } }).then(async (upstream) => {
-        const seen = ['x-palisade-subject', 'x-palisade-actors'].map((name) => [name, upstream.headers.get(name) ?? '']);
-        response.writeHead(upstream.status, Object.fromEntries(seen)).end(await upstream.text());
+      // reports binds its exchanged tokens to its own key (RFC 9449): the proof names this proxy's URL, so the Host goes along.
+      assert.match(authorization, /^DPoP /);
+      forwarded.push(authorization.replace(/^DPoP /, ''));
+      // A transparent proxy: the request goes on as it came, Host included (fetch would put the files port there).
+      const upstream = httpRequest(`${tools.files}${request.url ?? '/'}`, { headers: request.headers }, (answer) => {
+        const seen = ['x-palisade-subject', 'x-palisade-actors'].map((name) => [name, String(answer.headers[name] ?? '')]);
+        response.writeHead(answer.statusCode ?? 502, Object.fromEntries(seen));
+        answer.pipe(response);
       });
+      upstream.end();
     });
     const service = { clientId: DEMO.reportService.id, clientSecret: DEMO.reportService.secret, now: () => server.clock.now() };
     const reports = createReportsTool({ issuer: server.issuer, audience: REPORTS, filesAudience: FILES, filesUrl: proxy.url, ...service });

@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { newKeyPair, presentingWithDPoP, retryingNonce } from './dpop.js';
 import { translated } from './errors.js';
 import { type AuthorizationDetail, type Credentials, clientAuth, Issuer, requestParameters } from './issuer.js';
 
@@ -13,6 +14,8 @@ export interface AutonomousAgentOptions {
   readonly scope?: string;
   /** Seconds before expiry at which a cached token is renewed (default 30). */
   readonly refreshMargin?: number;
+  /** Sender-constrained tokens (RFC 9449): `true` for a key of this process's own (never leaves memory), or a key pair. */
+  readonly dpop?: boolean | oauth.CryptoKeyPair;
 }
 
 /**
@@ -29,28 +32,53 @@ export interface AutonomousAgentOptions {
 export class AutonomousAgent {
   #issuer: Promise<Issuer> | undefined;
   #cached: { token: string; until: number } | undefined;
+  #dpop: Promise<oauth.DPoPHandle | undefined> | undefined;
 
   constructor(readonly options: AutonomousAgentOptions) {}
 
-  async accessToken(options: { renew?: boolean } = {}): Promise<string> {
-    const now = Date.now() / 1000;
-    if (!options.renew && this.#cached && this.#cached.until > now) return this.#cached.token;
+  /** The DPoP handle its tokens are bound to, if it uses DPoP. */
+  dpop(): Promise<oauth.DPoPHandle | undefined> {
+    const { dpop } = this.options;
+    this.#dpop ??= (async () => {
+      if (!dpop) return undefined;
+      const keyPair = dpop === true ? await newKeyPair() : dpop;
+      return oauth.DPoP({}, keyPair);
+    })();
+    return this.#dpop;
+  }
+
+  /** How requests to a resource present its tokens (Bearer, or DPoP with a proof per request). */
+  async presenting(): Promise<typeof fetch> {
+    const dpop = await this.dpop();
+    return dpop ? presentingWithDPoP(dpop, (await this.#discover()).http) : fetch;
+  }
+
+  #discover(): Promise<Issuer> {
     this.#issuer ??= Issuer.discover(this.options.issuer).catch((error: unknown) => {
       this.#issuer = undefined;
       throw error;
     });
-    const issuer = await this.#issuer;
+    return this.#issuer;
+  }
+
+  async accessToken(options: { renew?: boolean } = {}): Promise<string> {
+    const now = Date.now() / 1000;
+    if (!options.renew && this.#cached && this.#cached.until > now) return this.#cached.token;
+    const issuer = await this.#discover();
     const client: oauth.Client = { client_id: this.options.clientId };
-    const tokens = await translated(async () => {
-      const response = await oauth.clientCredentialsGrantRequest(
-        issuer.metadata,
-        client,
-        clientAuth(this.options.credentials),
-        requestParameters(this.options),
-        issuer.http,
-      );
-      return oauth.processClientCredentialsResponse(issuer.metadata, client, response);
-    });
+    const DPoP = await this.dpop();
+    const tokens = await translated(() =>
+      retryingNonce(async () => {
+        const response = await oauth.clientCredentialsGrantRequest(
+          issuer.metadata,
+          client,
+          clientAuth(this.options.credentials),
+          requestParameters(this.options),
+          { ...issuer.http, ...(DPoP ? { DPoP } : {}) },
+        );
+        return oauth.processClientCredentialsResponse(issuer.metadata, client, response);
+      }),
+    );
     this.#cached = { token: tokens.access_token, until: now + (tokens.expires_in ?? 0) - (this.options.refreshMargin ?? 30) };
     return tokens.access_token;
   }

@@ -2,6 +2,7 @@ export { type ApprovalRequest, type ApprovalTokens, requestApproval } from './ap
 export { AutonomousAgent, type AutonomousAgentOptions } from './autonomous.js';
 export { openSystemBrowser } from './browser.js';
 export { hashOf, NotificationReceiver, verifyPushedTokens } from './ciba-notifications.js';
+export type { StoredKeyPair } from './dpop.js';
 export { AgentError, ApprovalDenied, ApprovalExpired, MisuseError, ProtocolError, ServerOAuthError } from './errors.js';
 export { type AuthorizationDetail, type Credentials, Issuer } from './issuer.js';
 export { LoopbackRedirect } from './loopback.js';

@@ -25,14 +25,16 @@ async function requiredDetails(response: Response): Promise<AuthorizationDetail[
  */
 function steppingUp(agent: Agent): typeof fetch {
   return async (input, init) => {
-    const response = await fetch(input, init);
+    // Bearer, or DPoP with a proof for each request (RFC 9449 §7), as the agent's tokens require.
+    const send = await agent.presenting();
+    const response = await send(input, init);
     const needed = agent instanceof UserAgent ? await requiredDetails(response) : undefined;
     if (!needed || !(agent instanceof UserAgent)) return response;
     const granted = (await agent.store.load())?.authorizationDetails ?? agent.options.authorizationDetails ?? [];
     await agent.login({ authorizationDetails: [...(granted as AuthorizationDetail[]), ...needed] });
     const headers = new Headers(init?.headers);
     headers.set('authorization', `Bearer ${await agent.accessToken()}`);
-    return fetch(input, { ...init, headers });
+    return (await agent.presenting())(input, { ...init, headers });
   };
 }
 

@@ -1,5 +1,6 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { StoredKeyPair } from './dpop.js';
 
 /** What a user agent keeps between runs. */
 export interface StoredTokens {
@@ -9,6 +10,8 @@ export interface StoredTokens {
   readonly expiresAt: number;
   readonly scope?: string;
   readonly authorizationDetails?: readonly Record<string, unknown>[];
+  /** The DPoP key the tokens are bound to (RFC 9449), when the agent signed in with one. */
+  readonly dpopKey?: StoredKeyPair;
 }
 
 export interface TokenStore {

@@ -15,8 +15,9 @@ import {
 
 const USAGE = `usage: palisade agent <command> [options]
 
-  login    [--details JSON] [--scope S] [--open]
-                                           sign in as a person (PAR + PKCE; --open starts the system browser), tokens in ~/.palisade (0600)
+  login    [--details JSON] [--scope S] [--open] [--dpop]
+                                           sign in as a person (PAR + PKCE; --open starts the system browser), tokens in ~/.palisade (0600);
+                                           --dpop binds them to a key kept beside them (RFC 9449): tools and call then send proofs
   token    --client ID [--details JSON]    a client-credentials token (secret from PALISADE_CLIENT_SECRET)
   tools                                    the gateway's tools this agent may use
   call TOOL [--arg name=value ...]         call a tool through the gateway
@@ -27,6 +28,7 @@ const USAGE = `usage: palisade agent <command> [options]
   --gateway URL   the MCP gateway (PALISADE_GATEWAY, default http://127.0.0.1:9401/mcp)
   --client ID     act as this client with client credentials (secret from PALISADE_CLIENT_SECRET);
                   without it, tools and call use the person signed in with login (client palisade-cli)
+  --dpop          sender-constrained tokens (RFC 9449) for login, and for --client agents
   --json          machine-readable output
 
 Exit codes: 0 done; 1 the tool or the person said no; 2 usage; 3 the server refused (OAuth error); 4 protocol error.
@@ -124,6 +126,7 @@ export async function agent(argv: readonly string[], io: Io = stdio): Promise<nu
       message: { type: 'string' },
       json: { type: 'boolean' },
       open: { type: 'boolean' },
+      dpop: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -143,6 +146,7 @@ export async function agent(argv: readonly string[], io: Io = stdio): Promise<nu
       scope: values.scope ?? 'tools.access offline_access',
       resource: values.resource ?? gateway,
       store: new FileTokenStore(join(home, 'agent-tokens.json')),
+      dpop: values.dpop === true,
       ...(values.details ? { authorizationDetails: details(values.details) ?? [] } : {}),
       openBrowser: (url) =>
         values.open
@@ -155,6 +159,7 @@ export async function agent(argv: readonly string[], io: Io = stdio): Promise<nu
       clientId,
       credentials: { clientSecret: secret() },
       resource: values.resource ?? gateway,
+      dpop: values.dpop === true,
       ...(values.scope ? { scope: values.scope } : {}),
       ...(values.details ? { authorizationDetails: details(values.details) ?? [] } : {}),
     });
