@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair } from 'j
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { authorizeInBrowser, ScriptedBrowser } from '../helpers/browser.js';
+import { CIBA, CIBA_GRANT, Device, NotificationReceiver, startCibaIdp } from '../helpers/ciba.js';
 import { assistant, authorizationRequest, discover, opsBot } from '../helpers/clients.js';
 import { makeProof, type ProofKey, proofKey } from '../helpers/dpop.js';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE } from '../helpers/exchange.js';
@@ -327,3 +328,63 @@ function tamper(jwt: string): string {
   bytes[0] = (bytes[0] ?? 0) ^ 0xff;
   return `${h}.${p}.${bytes.toString('base64url')}`;
 }
+
+describe('DPoP with CIBA (ADR 0010): a proof at the backchannel request binds the tokens, however they are delivered', () => {
+  let server: TestIdp;
+  let receiver: NotificationReceiver;
+  let device: Device;
+  let bcAuthorize: string;
+  let token: string;
+
+  before(async () => {
+    receiver = await new NotificationReceiver().start();
+    server = await startCibaIdp(receiver, { clock: new WallClock() });
+    device = new Device(server);
+    await device.signIn('alice');
+    bcAuthorize = `${server.issuer}/bc-authorize`;
+    token = `${server.issuer}/token`;
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  it('poll: redeemed only with the same key (no proof → invalid_dpop_proof, another key → invalid_grant); the tokens are bound to it', async () => {
+    const key = await proofKey();
+    const auth = basic(CIBA.poll.id, CIBA.poll.secret);
+    const started = await postWithProof(
+      bcAuthorize,
+      { scope: 'openid', login_hint: 'alice' },
+      auth,
+      await makeProof(key, { htu: bcAuthorize }),
+    );
+    const authReqId = field(started, 'auth_req_id');
+    const [shown] = await device.pending();
+    assert.equal(await device.approve(shown?.id ?? ''), 'approved');
+    const form = { grant_type: CIBA_GRANT, auth_req_id: authReqId };
+    expectError(await postWithProof(token, form, auth, undefined), 400, 'invalid_dpop_proof');
+    expectError(await postWithProof(token, form, auth, await makeProof(await proofKey(), { htu: token })), 400, 'invalid_grant');
+    const issued = await postWithProof(token, form, auth, await makeProof(key, { htu: token }));
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    assert.equal(issued.body.token_type, 'DPoP');
+    assert.deepEqual(decodeJwt(field(issued, 'access_token')).cnf, { jkt: key.jkt });
+  });
+
+  it('push: the tokens delivered to the client are bound to the key of the request’s proof', async () => {
+    receiver.reset();
+    const key = await proofKey();
+    const form = { scope: 'openid', login_hint: 'alice', client_notification_token: 'push-token-0123456789abcdef' };
+    const started = await postWithProof(
+      bcAuthorize,
+      form,
+      basic(CIBA.push.id, CIBA.push.secret),
+      await makeProof(key, { htu: bcAuthorize }),
+    );
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    const [shown] = await device.pending();
+    assert.equal(await device.approve(shown?.id ?? ''), 'approved');
+    const push = await receiver.next();
+    assert.equal(push.body.token_type, 'DPoP');
+    assert.deepEqual(decodeJwt(push.body.access_token as string).cnf, { jkt: key.jkt });
+  });
+});
