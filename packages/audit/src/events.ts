@@ -49,6 +49,10 @@ export const AUDIT_EVENTS = {
     description: 'A protocol request was refused with an OAuth error',
     data: { endpoint: 'path', error: 'error code', status: 'HTTP status' },
   },
+  'request.throttled': {
+    description: 'A client or address went over its rate limit (the first refusal of a burst)',
+    data: { endpoint: 'path', scope: 'client | ip', limit: 'requests per window', window: 'seconds' },
+  },
   'form.refused': { description: 'A page form was refused: cross-site, forged or without its token', data: { path: 'path' } },
   'ciba.requested': {
     description: 'A client asked for a backchannel approval',

@@ -53,7 +53,12 @@ export const gatewayConfigSchema = z.strictObject({
   /** The gateway's canonical URI (RFC 8707, RFC 9728 `resource`): the audience of its tokens. */
   resource: absoluteUrl,
   name: z.string().default('Palisade MCP gateway'),
-  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.coerce.number().int().min(0).max(65535) }),
+  listen: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535),
+    /** Serve https with this certificate chain and key (PEM files); the resource must then be an https URL. */
+    tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
+  }),
   /** The gateway's own client at the IdP: the actor of every exchange, the client of CIBA in ping mode. */
   client: z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(8) }),
   approvals: z
@@ -89,6 +94,7 @@ export type ToolConfig = z.infer<typeof toolSchema>;
 
 function crossCheck(config: GatewayConfig): string[] {
   const problems: string[] = [];
+  if (config.listen.tls && !config.resource.startsWith('https:')) problems.push('listen.tls is set, so resource must be an https URL');
   const names = new Set<string>();
   config.tools.forEach((tool, i) => {
     const at = `tools[${i}]`;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import { OAuthError } from '@palisade/core';
 import {
@@ -110,10 +111,23 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   const tools = config.tools.map((tool) => new GatewayTool(tool));
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
   const { logger } = options;
+  const { tls } = config.listen;
   const app = Fastify({
     logger: logger ? { ...(typeof logger === 'object' ? logger : {}), serializers: { req: requestForLog } } : false,
     bodyLimit: 1024 * 1024,
     requestIdHeader: false,
+    ...(tls
+      ? { https: { cert: readFileSync(tls.cert_file, 'utf8'), key: readFileSync(tls.key_file, 'utf8'), minVersion: 'TLSv1.2' as const } }
+      : {}),
+  });
+  // API answers only, never framed or sniffed; an https gateway tells clients to stay on https (RFC 6797).
+  const hsts = resource.startsWith('https:');
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    reply.header('referrer-policy', 'no-referrer');
+    if (hsts) reply.header('strict-transport-security', 'max-age=31536000');
+    return payload;
   });
   const metrics = new GatewayMetrics(() => approvals.waiting);
   // Each decision: counted, logged for operators (who, which tool, the outcome, the trace; never a token), and audited.

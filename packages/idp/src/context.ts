@@ -3,6 +3,7 @@ import type { Store } from '@palisade/store';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditTrail } from './audit/trail.js';
 import type { Backchannel } from './ciba/backchannel.js';
+import type { RateLimits } from './http/rate-limit.js';
 import type { Keystore } from './keys/keystore.js';
 import type { Realm } from './realm.js';
 import type { TokenIssuer } from './tokens/issuer.js';
@@ -33,6 +34,8 @@ export interface IdpContext {
   readonly backchannel: Backchannel;
   /** The tamper-evident audit trail every security decision is recorded in. */
   readonly audit: AuditTrail;
+  /** Throttling of the token, PAR and CIBA endpoints. */
+  readonly rateLimits: RateLimits;
   /** DPoP server nonces (RFC 9449 §8), used when `dpop.require_nonce` is on. */
   readonly dpopNonces: DpopNonces;
   /** Structured events (never a token, code, secret or password). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Clock, systemClock } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -22,6 +23,7 @@ import { revocationEndpoint } from './endpoints/revocation.js';
 import { tokenEndpoint } from './endpoints/token.js';
 import { userinfoEndpoint } from './endpoints/userinfo.js';
 import { createHttpApp, postOnly } from './http/app.js';
+import { RateLimits } from './http/rate-limit.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { Keystore, keyRetention } from './keys/keystore.js';
 import { IdpMetrics } from './ops/metrics.js';
@@ -60,7 +62,9 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const keystore = new Keystore(store, clock, config.keys.algorithms, retention, config.issuer);
   await keystore.initialize();
   const accessTokenAlg = config.keys.algorithms[0] ?? 'ES256';
-  const app = createHttpApp(options.logger);
+  const { tls } = config.listen;
+  const https = tls ? { cert: readFileSync(tls.cert_file, 'utf8'), key: readFileSync(tls.key_file, 'utf8') } : undefined;
+  const app = createHttpApp(options.logger, { ...(https ? { https } : {}), hsts: config.issuer.startsWith('https:') });
   // The client sees only invalid_client or an error page; the operator sees why a metadata document was refused.
   realm.clients.onRefused = (clientId, reason) =>
     app.log.warn({ event: 'client.metadata_document_refused', client_id: clientId, reason }, 'client metadata document refused');
@@ -97,12 +101,18 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     backchannel,
     audit,
     dpopNonces: dpopNonces(config, store, () => clock.now()),
+    rateLimits: new RateLimits(config.rate_limits, audit, app.log, {
+      token: PATHS.token,
+      par: PATHS.par,
+      backchannel_authentication: PATHS.backchannelAuthentication,
+    }),
     log: app.log,
   };
 
   // First, so their request hooks see every route registered after them.
   traceRequests(app);
   auditRejections(app, context);
+  context.rateLimits.register(app);
   const metrics = new IdpMetrics(() => audit.backlog);
   audit.observe((event) => metrics.events.inc({ event: event.event, outcome: event.outcome }));
   operationsRoutes(app, context, metrics);

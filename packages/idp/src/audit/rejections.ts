@@ -20,6 +20,8 @@ export function auditRejections(app: FastifyInstance, ctx: IdpContext): void {
     // CIBA §11: "not decided yet" and "poll slower" are the grant's normal answers to a poll, not refusals;
     // the decision itself (ciba.approved, ciba.denied, ciba.expired) is what the trail records.
     if (error?.error === 'authorization_pending' || error?.error === 'slow_down') return;
+    // Throttled requests: the first of a burst is a request.throttled event; recording each would let a flood fill the trail.
+    if (status === 429) return;
     const context = contextOf(request);
     const endpoint = context?.endpoint ?? request.url.split('?')[0] ?? '';
     const authenticationFailed = error?.error === 'invalid_client';

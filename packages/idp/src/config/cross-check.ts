@@ -56,6 +56,8 @@ export function crossCheck(config: ParsedConfig): string[] {
   if (issuer.protocol !== 'https:' && !isLoopbackUrl(issuer)) {
     problems.push('issuer must use https unless it is a loopback address (OAuth 2.1 §1.5)');
   }
+  // Serving TLS under an http issuer would advertise endpoints nobody answers.
+  if (config.listen.tls && issuer.protocol !== 'https:') problems.push('listen.tls is set, so issuer must be an https URL');
 
   if (issuer.pathname !== '/') {
     // Every endpoint and the well-known documents are served at the root; a path would advertise URLs nobody serves.

@@ -37,12 +37,25 @@ export const DEFAULTS = {
   http: {
     /** Bodies above this are refused with 413 before any parsing (SECURITY J2). */
     bodyLimit: 64 * 1024,
+    /** A form with more parameters than this is refused before any work (SECURITY J2). */
+    maxParameters: 64,
+    /** The longest parameter value accepted (a token, an assertion, authorization_details: all far smaller). */
+    maxParameterLength: 16 * 1024,
+    /** RFC 6797: a year of https-only once a browser has seen the issuer over https. */
+    hstsMaxAge: 31_536_000,
     /** Seconds a request may take to arrive whole. */
     requestTimeout: 30,
   },
   par: {
     /** RFC 9126 §2.2 suggests a short lifetime; the login that follows is not bound by it. */
     lifetime: 90,
+  },
+  /** Requests per client and per IP address per `window` seconds; bursts up to the limit pass. */
+  rateLimits: {
+    window: 60,
+    token: { perClient: 6000, perIp: 12_000 },
+    par: { perClient: 600, perIp: 1200 },
+    backchannelAuthentication: { perClient: 600, perIp: 1200 },
   },
   dpop: {
     nonceLifetime: 300,

@@ -166,6 +166,16 @@ const lifetimes = z.strictObject({
   interaction: seconds.default(DEFAULTS.interaction.lifetime),
 });
 
+/** Requests per client and per IP address in one rate-limit window. */
+function limits(defaults: { perClient: number; perIp: number }) {
+  return z
+    .strictObject({
+      per_client: z.number().int().min(0).default(defaults.perClient),
+      per_ip: z.number().int().min(0).default(defaults.perIp),
+    })
+    .prefault({});
+}
+
 export const configSchema = z.strictObject({
   issuer: absoluteUrl.refine((u) => !u.includes('?') && !u.includes('#'), 'must have no query or fragment (RFC 8414 §2)'),
   listen: z
@@ -177,6 +187,8 @@ export const configSchema = z.strictObject({
         .transform(Number)
         .pipe(z.number().int().min(0).max(65535))
         .default(DEFAULTS.listen.port),
+      /** Serve https with this certificate chain and key (PEM files); without it, plain http (TLS ends at a proxy, or loopback). */
+      tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
     })
     .prefault({}),
   data_dir: z.string().min(1).default(DEFAULTS.dataDir),
@@ -216,6 +228,16 @@ export const configSchema = z.strictObject({
       lifetime: seconds.max(600).default(DEFAULTS.par.lifetime),
       /** Every client must use PAR (RFC 9126 §5). */
       required: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** Throttling of the token, PAR and CIBA endpoints (in memory, per node); 0 turns one limit off. */
+  rate_limits: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      window: seconds.min(1).max(3600).default(DEFAULTS.rateLimits.window),
+      token: limits(DEFAULTS.rateLimits.token),
+      par: limits(DEFAULTS.rateLimits.par),
+      backchannel_authentication: limits(DEFAULTS.rateLimits.backchannelAuthentication),
     })
     .prefault({}),
   /** DPoP (RFC 9449): proofs are accepted at the token, PAR and CIBA endpoints and at userinfo. */

@@ -18,6 +18,7 @@ export function backchannelAuthenticationEndpoint(app: FastifyInstance, ctx: Idp
     try {
       const body = formBody(request);
       const { client } = await authenticateClient(ctx, request, body);
+      ctx.rateLimits.client(request, client);
       // A proof here binds the tokens of this request to its key, whichever way they are delivered (ADR 0010).
       const proof = await dpopProof(ctx, request, reply, ctx.endpoints.backchannelAuthentication);
       const started = await startBackchannelAuthentication(ctx, client, body, proof?.jkt);

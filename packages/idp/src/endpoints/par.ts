@@ -27,6 +27,7 @@ export function parEndpoint(app: FastifyInstance, ctx: IdpContext): void {
     try {
       const body = formBody(request);
       const { client } = await authenticateClient(ctx, request, body);
+      ctx.rateLimits.client(request, client);
       const named = body.getAll('client_id');
       if (named.length > 1 || (named[0] !== undefined && named[0] !== client.id)) {
         throw InvalidRequest('client_id does not match the authenticated client');

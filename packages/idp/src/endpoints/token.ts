@@ -27,6 +27,7 @@ export function tokenEndpoint(app: FastifyInstance, ctx: IdpContext): void {
     try {
       const body = formBody(request);
       const client = (await authenticateClient(ctx, request, body)).client;
+      ctx.rateLimits.client(request, client);
       const proof = await dpopProof(ctx, request, reply, ctx.endpoints.token);
       // RFC 9449 §5.2: a client registered for bound tokens never gets a Bearer one.
       if (client.dpopBoundAccessTokens && !proof) throw InvalidDpopProof('this client must send a DPoP proof');

@@ -1,5 +1,5 @@
 import cookie from '@fastify/cookie';
-import { InvalidRequest, MethodNotAllowed, NotFound, PayloadTooLarge, ServerError } from '@palisade/core';
+import { InvalidRequest, MethodNotAllowed, NotFound, OAuthError, PayloadTooLarge, ServerError } from '@palisade/core';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { DEFAULTS } from '../config/defaults.js';
 import { sendError } from './responses.js';
@@ -14,6 +14,7 @@ function requestForLog(request: { method: string; url: string }) {
 
 /** Fastify errors raised before a handler runs, turned into OAuth errors. */
 function frameworkError(thrown: unknown) {
+  if (thrown instanceof OAuthError) return thrown;
   const error = (thrown ?? {}) as { statusCode?: number; code?: string };
   if (error.statusCode === 413) return PayloadTooLarge('the request body is too large');
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error.statusCode === 415) {
@@ -30,8 +31,12 @@ function frameworkError(thrown: unknown) {
  * before parsing (SECURITY J2), security headers on every response (S2, A15),
  * and one error path that never leaks a stack.
  */
-export function createHttpApp(logger: FastifyServerOptions['logger']): FastifyInstance {
+export function createHttpApp(
+  logger: FastifyServerOptions['logger'],
+  options: { readonly https?: { readonly cert: string; readonly key: string }; readonly hsts?: boolean } = {},
+): FastifyInstance {
   const app = Fastify({
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' as const } } : {}),
     logger: logger ? { ...(typeof logger === 'object' ? logger : {}), serializers: { req: requestForLog } } : false,
     bodyLimit: DEFAULTS.http.bodyLimit,
     // A client that trickles its body must not hold a connection forever (slowloris).
@@ -40,7 +45,14 @@ export function createHttpApp(logger: FastifyServerOptions['logger']): FastifyIn
     trustProxy: false,
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, new URLSearchParams(body as string));
+    const params = new URLSearchParams(body as string);
+    // SECURITY J2: no endpoint reads more than a few dozen parameters, and none needs a value this large.
+    let count = 0;
+    for (const [, value] of params) {
+      if (++count > DEFAULTS.http.maxParameters) return done(InvalidRequest('too many parameters'), undefined);
+      if (value.length > DEFAULTS.http.maxParameterLength) return done(InvalidRequest('a parameter value is too long'), undefined);
+    }
+    done(null, params);
   });
   app.register(cookie);
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -50,6 +62,8 @@ export function createHttpApp(logger: FastifyServerOptions['logger']): FastifyIn
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-content-type-options', 'nosniff');
+    // RFC 6797: an https issuer tells browsers never to try plain http again.
+    if (options.hsts) reply.header('strict-transport-security', `max-age=${DEFAULTS.http.hstsMaxAge}`);
     return payload;
   });
   app.setErrorHandler((error, _request, reply) => sendError(reply, frameworkError(error)));

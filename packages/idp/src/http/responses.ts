@@ -22,6 +22,9 @@ export function sendError(reply: FastifyReply, thrown: unknown): FastifyReply {
   rejections.set(reply.request, error);
   if (error.status >= 500) reply.log.error({ err: error.detail }, 'request failed');
   else reply.log.info({ error: error.error, detail: error.detail }, 'request refused');
+  // RFC 6585 §4: how long a throttled client should wait.
+  const { retryAfter } = error as { retryAfter?: unknown };
+  if (error.status === 429 && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
   if (error.error === 'invalid_client') {
     // RFC 6749 §5.2: a 401 invalid_client carries a WWW-Authenticate challenge.
     reply.header('www-authenticate', 'Basic realm="palisade", charset="UTF-8"');
