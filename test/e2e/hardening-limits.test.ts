@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createGateway, type Gateway, parseGatewayConfig } from '@palisade/gateway';
+import { parse as parseYaml } from 'yaml';
+import { GATEWAY_CONFIG, type GatewayDomain, startGatewayDomain } from '../helpers/gateway.js';
 import { basic, expectError, post } from '../helpers/http.js';
 import { DEMO, freePort, startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { loopbackCertificate } from '../helpers/tls.js';
@@ -160,5 +163,62 @@ describe('TLS and HSTS: the IdP serves https with the configured certificate', (
       }),
       /listen\.tls is set, so issuer must be an https URL/,
     );
+  });
+});
+
+describe('TLS at the gateway: https with the configured certificate, HSTS and API security headers', () => {
+  let domain: GatewayDomain;
+  let gateway: Gateway;
+  let url: string;
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-gw-tls-'));
+  const { cert, key } = loopbackCertificate();
+
+  before(async () => {
+    writeFileSync(join(dir, 'cert.pem'), cert);
+    writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+    domain = await startGatewayDomain();
+    const port = await freePort();
+    const resource = `https://127.0.0.1:${port}/mcp`;
+    gateway = await createGateway(
+      {
+        ...domain.config,
+        resource,
+        listen: { host: '127.0.0.1', port, tls: { cert_file: join(dir, 'cert.pem'), key_file: join(dir, 'key.pem') } },
+      },
+      { now: () => domain.server.clock.now() },
+    );
+    url = await gateway.listen();
+  });
+  after(async () => {
+    await gateway?.close();
+    await domain?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the protected resource metadata is served over https, naming the https resource, with HSTS', async () => {
+    const answer = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const request = httpsRequest(`${new URL(url).origin}/.well-known/oauth-protected-resource/mcp`, { ca: cert }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    assert.equal(answer.status, 200);
+    assert.equal((JSON.parse(answer.body) as { resource: string }).resource, url);
+    assert.equal(answer.headers['strict-transport-security'], 'max-age=31536000');
+    assert.equal(answer.headers['x-content-type-options'], 'nosniff');
+    assert.equal(answer.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+  });
+
+  it('a gateway config with listen.tls and an http resource is refused', () => {
+    assert.throws(() => {
+      const document = parseYaml(readFileSync(GATEWAY_CONFIG, 'utf8')) as Record<string, unknown>;
+      document.listen = { port: 1, tls: { cert_file: 'c', key_file: 'k' } };
+      parseGatewayConfig(document, 'test', {});
+    }, /listen\.tls is set, so resource must be an https URL/);
   });
 });
