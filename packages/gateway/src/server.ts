@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
-import { OAuthError } from '@palisade/core';
+import { InvalidRequest, jsonDepth, OAuthError } from '@palisade/core';
+
+/** Nesting of a JSON-RPC body the gateway accepts: tool arguments are records, not towers. */
+const MAX_JSON_DEPTH = 32;
 import {
   type AuditSink,
   currentTraceId,
@@ -172,6 +175,8 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         // MCP transport security: a browser page on another origin must not drive the gateway (DNS rebinding).
         const from = request.headers.origin;
         if (from !== undefined && from !== origin) throw new OAuthError('access_denied', 403, 'this origin may not call the gateway');
+        // SECURITY J2: no MCP message nests this deep; a hostile one would exhaust the stack of whatever walks it.
+        if (jsonDepth(request.body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw InvalidRequest('the request is nested too deeply');
         const token = tokenOf(request);
         for (const needed of config.scopes) requireScope(token, needed);
         for (const { name, args } of toolCalls(request.body)) {

@@ -74,7 +74,14 @@ export function createHrLegacyTool(options: ToolOptions): FastifyInstance {
     const xml = Buffer.from(match[1], 'base64url').toString('utf8');
     // No DTDs at all: no entity tricks (XXE, expansion), nothing to resolve.
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new Refused('DTDs are not accepted');
-    const document = new DOMParser().parseFromString(xml, 'text/xml');
+    // An empty or broken document is the caller's fault, never a 500 (found by the fuzz test).
+    let document: ReturnType<DOMParser['parseFromString']> | undefined;
+    try {
+      document = xml.trim() === '' ? undefined : new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
+    } catch {
+      document = undefined;
+    }
+    if (!document) throw new Refused('the assertion is not well-formed XML');
     const signatures = document.getElementsByTagNameNS(DSIG, 'Signature');
     const root = document.documentElement;
     if (!root || root.namespaceURI !== SAML || root.localName !== 'Assertion' || signatures.length !== 1) {

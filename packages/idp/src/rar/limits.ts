@@ -1,21 +1,7 @@
-import { type AuthorizationDetail, InvalidAuthorizationDetails } from '@palisade/core';
+import { type AuthorizationDetail, InvalidAuthorizationDetails, jsonDepth } from '@palisade/core';
 import { DEFAULTS } from '../config/defaults.js';
 
 const { maxLength, maxCount, maxDepth } = DEFAULTS.authorizationDetails;
-
-function depthOf(value: unknown): number {
-  // Iterative, so a hostile document cannot exhaust the stack.
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop() as [unknown, number];
-    if (current === null || typeof current !== 'object') continue;
-    deepest = Math.max(deepest, depth);
-    if (deepest > maxDepth) return deepest;
-    for (const child of Object.values(current)) stack.push([child, depth + 1]);
-  }
-  return deepest;
-}
 
 /**
  * The `authorization_details` parameter as it arrives (RFC 9396 §2): a JSON
@@ -35,7 +21,7 @@ export function parseAuthorizationDetails(raw: string | undefined): unknown[] | 
   if (!Array.isArray(parsed)) throw InvalidAuthorizationDetails('authorization_details must be a JSON array');
   if (parsed.length === 0) throw InvalidAuthorizationDetails('authorization_details must not be empty');
   if (parsed.length > maxCount) throw InvalidAuthorizationDetails('authorization_details has too many entries');
-  if (depthOf(parsed) > maxDepth) throw InvalidAuthorizationDetails('authorization_details is nested too deeply');
+  if (jsonDepth(parsed, maxDepth) > maxDepth) throw InvalidAuthorizationDetails('authorization_details is nested too deeply');
   parsed.forEach((entry, i) => {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
       throw InvalidAuthorizationDetails(`authorization_details[${i}] must be an object`);
