@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs';
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import { InvalidRequest, jsonDepth, OAuthError } from '@palisade/core';
 
-/** Nesting of a JSON-RPC body the gateway accepts: tool arguments are records, not towers. */
-const MAX_JSON_DEPTH = 32;
 import {
   type AuditSink,
   currentTraceId,
@@ -22,6 +20,9 @@ import { authInfoOf, mcpHandler } from './mcp.js';
 import { GatewayMetrics, operationsRoutes } from './ops.js';
 import type { Arguments } from './template.js';
 import { GatewayTool } from './tools.js';
+
+/** Nesting of a JSON-RPC body the gateway accepts: tool arguments are records, not towers. */
+const MAX_JSON_DEPTH = 32;
 
 export interface GatewayOptions {
   /** Seconds since the epoch (tests pass the IdP's clock). */

@@ -77,7 +77,10 @@ export function createHrLegacyTool(options: ToolOptions): FastifyInstance {
     // An empty or broken document is the caller's fault, never a 500 (found by the fuzz test).
     let document: ReturnType<DOMParser['parseFromString']> | undefined;
     try {
-      document = xml.trim() === '' ? undefined : new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
+      document =
+        xml.trim() === ''
+          ? undefined
+          : new DOMParser({ errorHandler: { warning: () => undefined, error: () => undefined } }).parseFromString(xml, 'text/xml');
     } catch {
       document = undefined;
     }
