@@ -32,7 +32,7 @@ describe('input limits before any work (SECURITY J2): parameters are counted and
     expectError(await post(`${server.issuer}/token`, form, ops), 400, 'invalid_request');
   });
 
-  it('a parameter of 20 KiB → 400 invalid_request; the same request within limits → 200', async () => {
+  it('a parameter the endpoint reads of 20 KiB → 400 invalid_request; the same request within limits → 200 (unknown ones are ignored, A10)', async () => {
     expectError(await post(`${server.issuer}/token`, { ...CC, scope: 'x'.repeat(20 * 1024) }, ops), 400, 'invalid_request');
     assert.equal((await post(`${server.issuer}/token`, CC, ops)).status, 200);
   });

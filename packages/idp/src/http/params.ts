@@ -1,5 +1,6 @@
 import { InvalidRequest } from '@palisade/core';
 import type { FastifyRequest } from 'fastify';
+import { DEFAULTS } from '../config/defaults.js';
 
 export type Params<K extends string> = { readonly [P in K]?: string };
 
@@ -7,7 +8,8 @@ export type Params<K extends string> = { readonly [P in K]?: string };
  * Reads the parameters an endpoint recognizes from a URLSearchParams.
  * - OAuth 2.1 §3.1: a parameter sent more than once is an error.
  * - RFC 6749 §3.1: a parameter without a value is treated as omitted.
- * - Unrecognized parameters are ignored (OAuth 2.1 §3.1), duplicates included.
+ * - Unrecognized parameters are ignored (OAuth 2.1 §3.1), duplicates included;
+ *   recognized ones longer than `http.maxParameterLength` are refused (SECURITY J2).
  */
 export function readParams<K extends string>(source: URLSearchParams, recognized: readonly K[]): Params<K> {
   const out: Partial<Record<K, string>> = {};
@@ -15,6 +17,8 @@ export function readParams<K extends string>(source: URLSearchParams, recognized
     const values = source.getAll(name);
     if (values.length > 1) throw InvalidRequest(`the ${name} parameter is repeated`);
     const value = values[0];
+    // SECURITY J2: no parameter an endpoint reads needs this much; refused before any work on it.
+    if (value !== undefined && value.length > DEFAULTS.http.maxParameterLength) throw InvalidRequest(`the ${name} parameter is too long`);
     if (value !== undefined && value !== '') out[name] = value;
   }
   return out;
