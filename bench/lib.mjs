@@ -1,4 +1,6 @@
-// What every benchmark script shares: ports, the figure of one autocannon run, summaries and table rows.
+// What every benchmark script shares: servers in their own processes, the figure of one autocannon
+// run, summaries, ratios and the markdown table.
+import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +13,35 @@ export async function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+const children = [];
+
+/**
+ * Starts `script` (relative to bench/) in its own process on a free port; resolves when it says it
+ * listens. `ask(message)` sends a message and resolves with its answer (a subject token, sign-ins).
+ */
+export async function startServer(script, env = {}, { quiet = false } = {}) {
+  const port = await freePort();
+  const child = fork(new URL(script, import.meta.url), [], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'inherit', quiet ? 'ignore' : 'inherit', 'ipc'],
+  });
+  children.push(child);
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  const ask = (message) =>
+    new Promise((resolve, reject) => {
+      child.once('message', (answer) => (answer.error ? reject(new Error(`${script}: ${answer.error}`)) : resolve(answer)));
+      child.send(message);
+    });
+  return { child, url: `http://127.0.0.1:${port}`, ask };
+}
+
+export async function stopServers() {
+  for (const child of children.splice(0)) child.kill();
 }
 
 /** One autocannon run as a figure; any non-2xx or error fails the whole benchmark (a fast error is no result). */
@@ -30,9 +61,36 @@ const spread = (runs, key) => ({
 /** Median, min and max of each of rps, p50 and p99 over the rounds. */
 export const summary = (runs) => ({ rps: spread(runs, 'rps'), p50: spread(runs, 'p50'), p99: spread(runs, 'p99') });
 
-/** One row of the markdown table. */
+/** One row of a markdown table of figures (requests/s, p50, p99). */
 export const row = (name, r) =>
   `| ${name} | ${r.rps.median.toFixed(0)} (${r.rps.min.toFixed(0)}–${r.rps.max.toFixed(0)}) | ${r.p50.median} | ${r.p99.median} |`;
+
+/** A figure's ratios to the floor of its group and to the best peer of its group (medians). */
+export function ratio(figure, figures) {
+  const group = figures.filter((f) => f.group === figure.group);
+  const floor = group.find((f) => f.role === 'floor');
+  const peers = group.filter((f) => f.role === 'peer');
+  const best = peers.length > 0 ? Math.max(...peers.map((p) => p.rps.median)) : undefined;
+  return {
+    toFloor: floor && figure.role !== 'floor' ? figure.rps.median / floor.rps.median : undefined,
+    toBestPeer: best && figure.role === 'palisade' ? figure.rps.median / best : undefined,
+  };
+}
+
+const percent = (value) => (value === undefined ? '' : `${(value * 100).toFixed(0)}%`);
+
+/** The whole table: every figure with its ratios, and its target where it has one. */
+export function table(rows) {
+  const lines = [
+    '| figure | requests/s median (min–max) | p50 ms | p99 ms | ÷ floor | ÷ best peer | target (÷ floor) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const target = r.target === undefined ? '' : `≥ ${percent(r.target)}: ${r.toFloor >= r.target ? 'met' : 'NOT met'}`;
+    lines.push(`${row(r.name, r)} ${percent(r.toFloor)} | ${percent(r.toBestPeer)} | ${target} |`);
+  }
+  return lines.join('\n');
+}
 
 /** The result as JSON in BENCH_RESULTS (default bench/results/). */
 export function writeResult(name, result) {

@@ -20,7 +20,15 @@ describe('npm run bench still runs (tiny durations, no figures asserted)', () =>
   const run = (script: string) =>
     new Promise<{ code: number; output: string }>((resolve) => {
       const child = spawn(process.execPath, [join(BENCH, script)], {
-        env: { ...process.env, BENCH_DURATION: '1', BENCH_ROUNDS: '1', BENCH_WARMUP: '1', BENCH_CONNECTIONS: '4', BENCH_RESULTS: results },
+        env: {
+          ...process.env,
+          BENCH_DURATION: '1',
+          BENCH_ROUNDS: '1',
+          BENCH_WARMUP: '0',
+          BENCH_CONNECTIONS: '4',
+          BENCH_SOAK: '3',
+          BENCH_RESULTS: results,
+        },
       });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => {
@@ -32,17 +40,31 @@ describe('npm run bench still runs (tiny durations, no figures asserted)', () =>
       child.on('close', (code) => resolve({ code: code ?? -1, output }));
     });
 
-  for (const [script, json, figure] of [
-    ['token-endpoint.mjs', 'token-endpoint.json', /Palisade client_credentials \/ floor = /],
-    ['gateway.mjs', 'gateway.json', /Gateway \/ bare SDK server, same downstream call = /],
-  ] as const) {
-    it(`${script}: prints its table and ratio, writes its JSON`, async () => {
-      const { code, output } = await run(script);
-      assert.equal(code, 0, output);
-      assert.match(output, /\| server \| requests\/s \| p50 ms \| p99 ms \|/);
-      assert.match(output, figure);
-      const result = JSON.parse(readFileSync(join(results, json), 'utf8')) as { ratio: number };
-      assert.ok(result.ratio > 0);
-    });
-  }
+  it('suite.mjs: prints every figure with its ratios, the sign-in flows and the memory soak, and writes its JSON', async () => {
+    const { code, output } = await run('suite.mjs');
+    assert.equal(code, 0, output);
+    assert.match(
+      output,
+      /\| figure \| requests\/s median \(min–max\) \| p50 ms \| p99 ms \| ÷ floor \| ÷ best peer \| target \(÷ floor\) \|/,
+    );
+    for (const figure of [
+      'floor: sign one ES256 JWT',
+      'oidc-provider 9.13: client_credentials, JWT',
+      '@jmondi/oauth2-server 4: token exchange',
+      'Palisade: client_credentials',
+      'Palisade: refresh (rotating)',
+      'Palisade: token exchange (delegation, one hop)',
+      'Palisade resource-server SDK: verify (every request)',
+      'Palisade: introspection',
+      'Palisade: PAR push',
+      'bare MCP SDK server + its bearer check (JWT)',
+      'Palisade gateway: tools/call, cold (exchange on every call)',
+    ]) {
+      assert.ok(output.includes(`| ${figure} |`), `${figure} missing from the table`);
+    }
+    assert.match(output, /complete authorization-code flows with PKCE .*: [0-9.]+ per second/);
+    assert.match(output, /Memory, all-in-one demo process .*peak RSS [0-9]+ MB/);
+    const result = JSON.parse(readFileSync(join(results, 'suite.json'), 'utf8')) as { figures: { toFloor?: number; role: string }[] };
+    assert.ok(result.figures.filter((f) => f.role === 'palisade').every((f) => (f.toFloor ?? 1) > 0));
+  });
 });

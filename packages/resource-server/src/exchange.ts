@@ -3,7 +3,10 @@ import { type ClientCredentialsOptions, ServiceClient, TokenEndpointError } from
 import { traceHeaders } from './trace.js';
 import type { VerifiedToken } from './verify.js';
 
-export type ExchangerOptions = ClientCredentialsOptions;
+export interface ExchangerOptions extends ClientCredentialsOptions {
+  /** Reuse an exchanged token for the same subject, audience and details until shortly before it expires (default true). */
+  readonly cache?: boolean;
+}
 
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 
@@ -30,8 +33,12 @@ export class TokenExchanger {
   readonly #client: ServiceClient;
   readonly #cache = new Map<string, { readonly token: string; readonly exp: number; readonly type: string }>();
 
+  readonly #caching: boolean;
+
   constructor(options: ExchangerOptions) {
-    this.#client = new ServiceClient(options);
+    const { cache, ...client } = options;
+    this.#caching = cache !== false;
+    this.#client = new ServiceClient(client);
   }
 
   /** A token for `audience`, on behalf of the subject of `subject`, narrowed to `authorizationDetails` (of `requestedTokenType`, an access token by default). */
@@ -53,7 +60,7 @@ export class TokenExchanger {
     const type = options.requestedTokenType ?? '';
     const key = `${subject.jti}\u0000${audience}\u0000${details}\u0000${type}`;
     const cached = this.#cache.get(key);
-    if (this.#client.fresh(cached)) return cached;
+    if (this.#caching && this.#client.fresh(cached)) return cached;
     const issued = await this.#exchange({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: subject.token,
@@ -65,6 +72,7 @@ export class TokenExchanger {
       // RFC 8693 §2.1: e.g. urn:ietf:params:oauth:token-type:saml2 for a legacy service.
       ...(type ? { requested_token_type: type } : {}),
     });
+    if (!this.#caching) return issued;
     for (const [k, v] of this.#cache) if (!this.#client.fresh(v)) this.#cache.delete(k);
     this.#cache.set(key, issued);
     return issued;

@@ -58,6 +58,8 @@ export interface VerifierOptions {
   readonly introspection?: IntrospectionOptions;
   /** DPoP (RFC 9449). Bound tokens always need their proof; this says what else is asked. */
   readonly dpop?: DpopOptions;
+  /** Keep tokens that passed every check until they expire (default true); off, each request verifies its signature again. */
+  readonly cacheVerified?: boolean;
 }
 
 export interface DpopOptions {
@@ -123,7 +125,8 @@ function actorsOf(act: unknown): string[] {
  * audience (M2), expiry and not-before with a small skew.
  */
 export class TokenVerifier {
-  readonly #options: Required<Omit<VerifierOptions, 'jwksUri' | 'now' | 'introspection' | 'dpop'>>;
+  readonly #options: Required<Omit<VerifierOptions, 'jwksUri' | 'now' | 'introspection' | 'dpop' | 'cacheVerified'>>;
+  readonly #cacheVerified: boolean;
   readonly #dpop: DpopOptions & { remember: NonNullable<DpopOptions['remember']> };
   readonly #introspector: Introspector | undefined;
   readonly #now: () => number;
@@ -138,7 +141,8 @@ export class TokenVerifier {
   readonly #verified = new Map<string, VerifiedToken>();
 
   constructor(options: VerifierOptions) {
-    const { now, jwksUri: _uri, introspection, dpop, ...rest } = options;
+    const { now, jwksUri: _uri, introspection, dpop, cacheVerified, ...rest } = options;
+    this.#cacheVerified = cacheVerified !== false;
     this.#options = { clockTolerance: 30, jwksCooldown: 30, maxTokenLength: 8192, ...rest };
     this.#now = now ?? (() => Date.now() / 1000);
     this.#dpop = { ...dpop, remember: dpop?.remember ?? new MemoryReplayCache(this.#now).remember };
@@ -255,6 +259,7 @@ export class TokenVerifier {
       jkt: cnf?.jkt as string | undefined,
       claims: payload,
     };
+    if (!this.#cacheVerified) return verified;
     if (this.#verified.size >= MAX_VERIFIED) this.#verified.delete(this.#verified.keys().next().value ?? '');
     this.#verified.set(token, verified);
     return verified;
