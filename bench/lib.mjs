@@ -2,6 +2,7 @@
 // run, summaries, ratios and the markdown table.
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,28 @@ export async function startServer(script, env = {}, { quiet = false } = {}) {
       child.send(message);
     });
   return { child, url: `http://127.0.0.1:${port}`, ask };
+}
+
+/**
+ * The harness's own requests in the load generator's process, each on a new connection (no agent):
+ * fetch's idle keep-alive connections, with autocannon keeping this event loop busy, get reused just
+ * as servers close them ("other side closed"). Resolves with the status and the body text.
+ */
+export function send(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const length = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) };
+    const request = httpRequest(url, { method, headers: { ...headers, ...length }, agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => {
+        text += chunk;
+      });
+      response.on('end', () => resolve({ status: response.statusCode, text }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 export async function stopServers() {

@@ -8,7 +8,7 @@
 // BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3),
 // BENCH_WARMUP (s, default 2), BENCH_SOAK (s, default 60; 0 skips it), BENCH_RESULTS (directory).
 import autocannon from 'autocannon';
-import { figure, ratio, startServer, stopServers, summary, table, writeResult } from './lib.mjs';
+import { figure, ratio, send, startServer, stopServers, summary, table, writeResult } from './lib.mjs';
 import { soak } from './soak.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -36,9 +36,9 @@ const MCP_HEADERS = {
 };
 
 async function token(url, request) {
-  const response = await fetch(url, request);
-  const body = await response.json();
-  if (!body.access_token) throw new Error(`${url}: ${response.status} ${JSON.stringify(body)}`);
+  const { status, text } = await send(url, request);
+  const body = JSON.parse(text);
+  if (!body.access_token) throw new Error(`${url}: ${status} ${text}`);
   return body;
 }
 
@@ -61,157 +61,163 @@ const mcpBearer = await startServer('./servers/mcp-bare.mjs', { DOWNSTREAM_URL: 
 // ---- what each scenario sends ----
 const opsBot = ['ops-bot', 'ops-bot-secret'];
 const gatewayClient = ['mcp-gateway', 'mcp-gateway-secret'];
-const agentToken = (
-  await token(`${issuer}/token`, post({ grant_type: 'client_credentials', authorization_details: JSON.stringify(SCHEDULES) }, ...opsBot))
-).access_token;
-const gatewayOwn = (await token(`${issuer}/token`, post({ grant_type: 'client_credentials' }, ...gatewayClient))).access_token;
 const exchangeParams = (subject, extra = {}) => ({
   grant_type: EXCHANGE,
   subject_token: subject,
   subject_token_type: ACCESS_TOKEN,
   ...extra,
 });
-const floorSubject = (await floors.exchange.ask('token')).token;
-const jmondiSubject = (await jmondi.ask('token')).token;
-const floorToken = (await floors.verify.ask('token')).token;
-const refreshPool = (await people.ask({ op: 'signIns', count: connections })).tokens;
+const refresh = refreshRequest((await people.ask({ op: 'signIns', count: connections })).tokens);
 
-const scenarios = [
-  // name, group (the figure it is compared in), role (floor | peer | palisade), the request
-  { name: 'bare node:http answering fixed JSON', group: 'http', role: 'floor', url: floors.json.url, method: 'GET' },
-  {
-    name: 'floor: sign one ES256 JWT',
-    group: 'issue',
-    role: 'floor',
-    url: `${floors.sign.url}/token`,
-    ...post({ grant_type: 'client_credentials' }, ...opsBot),
-  },
-  {
-    name: 'oidc-provider 9.13: client_credentials, JWT',
-    group: 'issue',
-    role: 'peer',
-    url: `${oidcProvider.url}/token`,
-    ...post({ grant_type: 'client_credentials', scope: 'tools.access' }, ...opsBot),
-  },
-  {
-    name: '@jmondi/oauth2-server 4: client_credentials, ES256',
-    group: 'issue',
-    role: 'peer',
-    url: `${jmondi.url}/token`,
-    ...post({ grant_type: 'client_credentials', scope: 'tools.access' }, ...opsBot),
-  },
-  {
-    name: 'Palisade: client_credentials',
-    group: 'issue',
-    role: 'palisade',
-    target: 0.9,
-    url: `${issuer}/token`,
-    ...post({ grant_type: 'client_credentials' }, ...opsBot),
-  },
-  {
-    name: 'Palisade: client_credentials + authorization_details',
-    group: 'issue',
-    role: 'palisade',
-    url: `${issuer}/token`,
-    ...post({ grant_type: 'client_credentials', authorization_details: JSON.stringify(SCHEDULES) }, ...opsBot),
-  },
-  { name: 'Palisade: refresh (rotating)', group: 'issue', role: 'palisade', url: `${issuer}/token`, ...refreshRequest(refreshPool) },
-  {
-    name: 'floor: verify one JWT, sign one',
-    group: 'exchange',
-    role: 'floor',
-    url: `${floors.exchange.url}/token`,
-    ...post(exchangeParams(floorSubject), ...gatewayClient),
-  },
-  {
-    name: '@jmondi/oauth2-server 4: token exchange',
-    group: 'exchange',
-    role: 'peer',
-    url: `${jmondi.url}/token`,
-    ...post(exchangeParams(jmondiSubject, { scope: 'tools.access' }), ...gatewayClient),
-  },
-  {
-    name: 'Palisade: token exchange (delegation, one hop)',
-    group: 'exchange',
-    role: 'palisade',
-    target: 0.9,
-    url: `${issuer}/token`,
-    ...post(
-      exchangeParams(agentToken, { actor_token: gatewayOwn, actor_token_type: ACCESS_TOKEN, audience: 'http://127.0.0.1:9411' }),
-      ...gatewayClient,
-    ),
-  },
-  {
-    name: 'floor: verify one JWT',
-    group: 'verify',
-    role: 'floor',
-    url: floors.verify.url,
-    method: 'GET',
-    headers: { authorization: `Bearer ${floorToken}` },
-  },
-  {
-    name: 'Palisade resource-server SDK: verify (every request)',
-    group: 'verify',
-    role: 'palisade',
-    target: 0.9,
-    url: rsVerify.url,
-    method: 'GET',
-    headers: { authorization: `Bearer ${agentToken}` },
-  },
-  {
-    name: 'Palisade resource-server SDK: verify (verified-token cache, the default)',
-    group: 'verify',
-    role: 'palisade',
-    url: rsVerifyCached.url,
-    method: 'GET',
-    headers: { authorization: `Bearer ${agentToken}` },
-  },
-  {
-    name: 'Palisade: introspection',
-    group: 'verify',
-    role: 'palisade',
-    url: `${issuer}/introspect`,
-    ...post({ token: agentToken }, ...gatewayClient),
-  },
-  { name: 'Palisade: PAR push', group: 'http', role: 'palisade', url: `${issuer}/par`, ...parRequest() },
-  {
-    name: 'bare MCP SDK server, no auth',
-    group: 'mcp',
-    role: 'floor',
-    url: `${mcpBare.url}/mcp`,
-    method: 'POST',
-    body: MCP_CALL,
-    headers: MCP_HEADERS,
-  },
-  {
-    name: 'bare MCP SDK server + its bearer check (JWT)',
-    group: 'mcp',
-    role: 'peer',
-    url: `${mcpBearer.url}/mcp`,
-    method: 'POST',
-    body: MCP_CALL,
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
-  },
-  {
-    name: 'Palisade gateway: tools/call, warm (cached exchange)',
-    group: 'mcp',
-    role: 'palisade',
-    target: 0.7,
-    url: `${gatewayWarm.url}/mcp`,
-    method: 'POST',
-    body: MCP_CALL,
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
-  },
-  {
-    name: 'Palisade gateway: tools/call, cold (exchange on every call)',
-    group: 'mcp',
-    role: 'palisade',
-    url: `${gatewayCold.url}/mcp`,
-    method: 'POST',
-    body: MCP_CALL,
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
-  },
-];
+/**
+ * Every scenario, with tokens fresh from their issuers: access tokens live 5 minutes and a run is
+ * longer, so the scenarios are built again before each measurement.
+ */
+async function currentScenarios() {
+  const agentToken = (
+    await token(`${issuer}/token`, post({ grant_type: 'client_credentials', authorization_details: JSON.stringify(SCHEDULES) }, ...opsBot))
+  ).access_token;
+  const gatewayOwn = (await token(`${issuer}/token`, post({ grant_type: 'client_credentials' }, ...gatewayClient))).access_token;
+  const floorSubject = (await floors.exchange.ask('token')).token;
+  const jmondiSubject = (await jmondi.ask('token')).token;
+  const floorToken = (await floors.verify.ask('token')).token;
+  return [
+    // name, group (the figure it is compared in), role (floor | peer | palisade), the request
+    { name: 'bare node:http answering fixed JSON', group: 'http', role: 'floor', url: floors.json.url, method: 'GET' },
+    {
+      name: 'floor: sign one ES256 JWT',
+      group: 'issue',
+      role: 'floor',
+      url: `${floors.sign.url}/token`,
+      ...post({ grant_type: 'client_credentials' }, ...opsBot),
+    },
+    {
+      name: 'oidc-provider 9.13: client_credentials, JWT',
+      group: 'issue',
+      role: 'peer',
+      url: `${oidcProvider.url}/token`,
+      ...post({ grant_type: 'client_credentials', scope: 'tools.access' }, ...opsBot),
+    },
+    {
+      name: '@jmondi/oauth2-server 4: client_credentials, ES256',
+      group: 'issue',
+      role: 'peer',
+      url: `${jmondi.url}/token`,
+      ...post({ grant_type: 'client_credentials', scope: 'tools.access' }, ...opsBot),
+    },
+    {
+      name: 'Palisade: client_credentials',
+      group: 'issue',
+      role: 'palisade',
+      target: 0.9,
+      url: `${issuer}/token`,
+      ...post({ grant_type: 'client_credentials' }, ...opsBot),
+    },
+    {
+      name: 'Palisade: client_credentials + authorization_details',
+      group: 'issue',
+      role: 'palisade',
+      url: `${issuer}/token`,
+      ...post({ grant_type: 'client_credentials', authorization_details: JSON.stringify(SCHEDULES) }, ...opsBot),
+    },
+    { name: 'Palisade: refresh (rotating)', group: 'issue', role: 'palisade', url: `${issuer}/token`, ...refresh },
+    {
+      name: 'floor: verify one JWT, sign one',
+      group: 'exchange',
+      role: 'floor',
+      url: `${floors.exchange.url}/token`,
+      ...post(exchangeParams(floorSubject), ...gatewayClient),
+    },
+    {
+      name: '@jmondi/oauth2-server 4: token exchange',
+      group: 'exchange',
+      role: 'peer',
+      url: `${jmondi.url}/token`,
+      ...post(exchangeParams(jmondiSubject, { scope: 'tools.access' }), ...gatewayClient),
+    },
+    {
+      name: 'Palisade: token exchange (delegation, one hop)',
+      group: 'exchange',
+      role: 'palisade',
+      target: 0.9,
+      url: `${issuer}/token`,
+      ...post(
+        exchangeParams(agentToken, { actor_token: gatewayOwn, actor_token_type: ACCESS_TOKEN, audience: 'http://127.0.0.1:9411' }),
+        ...gatewayClient,
+      ),
+    },
+    {
+      name: 'floor: verify one JWT',
+      group: 'verify',
+      role: 'floor',
+      url: floors.verify.url,
+      method: 'GET',
+      headers: { authorization: `Bearer ${floorToken}` },
+    },
+    {
+      name: 'Palisade resource-server SDK: verify (every request)',
+      group: 'verify',
+      role: 'palisade',
+      target: 0.9,
+      url: rsVerify.url,
+      method: 'GET',
+      headers: { authorization: `Bearer ${agentToken}` },
+    },
+    {
+      name: 'Palisade resource-server SDK: verify (verified-token cache, the default)',
+      group: 'verify',
+      role: 'palisade',
+      url: rsVerifyCached.url,
+      method: 'GET',
+      headers: { authorization: `Bearer ${agentToken}` },
+    },
+    {
+      name: 'Palisade: introspection',
+      group: 'verify',
+      role: 'palisade',
+      url: `${issuer}/introspect`,
+      ...post({ token: agentToken }, ...gatewayClient),
+    },
+    { name: 'Palisade: PAR push', group: 'http', role: 'palisade', url: `${issuer}/par`, ...parRequest() },
+    {
+      name: 'bare MCP SDK server, no auth',
+      group: 'mcp',
+      role: 'floor',
+      url: `${mcpBare.url}/mcp`,
+      method: 'POST',
+      body: MCP_CALL,
+      headers: MCP_HEADERS,
+    },
+    {
+      name: 'bare MCP SDK server + its bearer check (JWT)',
+      group: 'mcp',
+      role: 'peer',
+      url: `${mcpBearer.url}/mcp`,
+      method: 'POST',
+      body: MCP_CALL,
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
+    },
+    {
+      name: 'Palisade gateway: tools/call, warm (cached exchange)',
+      group: 'mcp',
+      role: 'palisade',
+      target: 0.7,
+      url: `${gatewayWarm.url}/mcp`,
+      method: 'POST',
+      body: MCP_CALL,
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
+    },
+    {
+      name: 'Palisade gateway: tools/call, cold (exchange on every call)',
+      group: 'mcp',
+      role: 'palisade',
+      url: `${gatewayCold.url}/mcp`,
+      method: 'POST',
+      body: MCP_CALL,
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
+    },
+  ];
+}
 
 /** PAR as the assistant: a fresh request_uri for every push. */
 function parRequest() {
@@ -273,21 +279,24 @@ async function measure(scenario, seconds) {
   return figure(scenario.name, await autocannon({ url, connections, duration: seconds, ...request }));
 }
 
+const scenarios = await currentScenarios();
 const runs = new Map(scenarios.map((s) => [s.name, []]));
+/** The scenario at `index`, with fresh tokens. */
+const fresh = async (index) => (await currentScenarios())[index];
 const flows = [];
 try {
   for (const scenario of scenarios) {
     // One request first: it must succeed (and warms JWKS and caches).
     const { url, method = 'GET', body, headers, requests } = scenario;
     if (!requests) {
-      const first = await fetch(url, { method, body, headers });
-      if (!first.ok) throw new Error(`${scenario.name}: ${first.status} ${await first.text()}`);
+      const first = await send(url, { method, body, headers });
+      if (first.status < 200 || first.status > 299) throw new Error(`${scenario.name}: ${first.status} ${first.text}`);
     }
     if (warmup > 0) await measure(scenario, warmup);
   }
   for (let round = 0; round < rounds; round++) {
     process.stderr.write(`round ${round + 1} of ${rounds}\n`);
-    for (const scenario of scenarios) runs.get(scenario.name).push(await measure(scenario, duration));
+    for (const [index, { name }] of scenarios.entries()) runs.get(name).push(await measure(await fresh(index), duration));
     flows.push((await people.ask({ op: 'flows', seconds: duration, parallel: 4 })).perSecond);
   }
 } finally {
