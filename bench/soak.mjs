@@ -1,6 +1,6 @@
-// The memory soak: the all-in-one demo process (`palisade start`: IdP, gateway and tools in one
-// process) under client_credentials and gateway tools/call load; its RSS sampled every second from
-// /proc. Rate limits are lifted in a copy of the demo configuration (one load generator, one address).
+// The memory soak: the all-in-one demo process (`npm start`: IdP, gateway and tools in one process,
+// with the Node flags of package.json's start script) under client_credentials and gateway
+// tools/call load; its RSS sampled every second from /proc. Rate limits are lifted in a copy of the demo configuration (one load generator, one address).
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,12 @@ async function waitFor(url) {
   throw new Error(`${url} did not come up`);
 }
 
+/** The Node flags `npm start` runs the demo with (package.json), so the soak measures that process. */
+function npmStartFlags() {
+  const { scripts } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 export async function soak(seconds) {
   const dir = mkdtempSync(join(tmpdir(), 'palisade-soak-'));
   const config = parse(readFileSync(demo('palisade.yaml'), 'utf8'));
@@ -34,7 +40,7 @@ export async function soak(seconds) {
   config.rate_limits = { token: unlimited, par: unlimited, backchannel_authentication: unlimited };
   writeFileSync(join(dir, 'palisade.yaml'), stringify(config));
   copyFileSync(demo('gateway.yaml'), join(dir, 'gateway.yaml'));
-  const child = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'palisade.yaml')], {
+  const child = spawn(process.execPath, [...npmStartFlags(), CLI, 'start', '--config', join(dir, 'palisade.yaml')], {
     env: { ...process.env, PALISADE_DATA: join(dir, 'data') },
     stdio: 'ignore',
   });

@@ -3,7 +3,7 @@
 // unavoidable crypto) and the peers a user would pick instead, measured in the same run on loopback.
 // Each server runs in its own process; the load generator (autocannon) runs in this one. Scenarios are
 // interleaved round by round so drift in machine load hits all alike. One markdown table, and
-// bench/results/suite.json. Then a memory soak of the all-in-one demo process (`palisade start`).
+// bench/results/suite.json. Then a memory soak of the all-in-one demo process (`npm start`).
 //
 // BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3),
 // BENCH_WARMUP (s, default 2), BENCH_SOAK (s, default 60; 0 skips it), BENCH_RESULTS (directory).
@@ -319,7 +319,7 @@ console.log(
 const memory = soakSeconds > 0 ? await soak(soakSeconds) : undefined;
 if (memory) {
   console.log(
-    `\nMemory, all-in-one demo process (palisade start) under client_credentials + gateway load for ${soakSeconds} s: peak RSS ${memory.peakMb} MB (target < 300), first quarter ${memory.firstMb} MB → last quarter ${memory.lastMb} MB`,
+    `\nMemory, all-in-one demo process (npm start) under client_credentials + gateway load for ${soakSeconds} s: peak RSS ${memory.peakMb} MB (target < 300), first quarter ${memory.firstMb} MB → last quarter ${memory.lastMb} MB`,
   );
 }
 writeResult('suite.json', {
