@@ -67,4 +67,20 @@ describe('npm run bench still runs (tiny durations, no figures asserted)', () =>
     const result = JSON.parse(readFileSync(join(results, 'suite.json'), 'utf8')) as { figures: { toFloor?: number; role: string }[] };
     assert.ok(result.figures.filter((f) => f.role === 'palisade').every((f) => (f.toFloor ?? 1) > 0));
   });
+
+  it('cluster.mjs: one and two IdP nodes on PostgreSQL, with their ratio, and its JSON', async () => {
+    const { code, output } = await run('cluster.mjs');
+    assert.equal(code, 0, output);
+    // Without PostgreSQL the script says SKIP and exits 0 (under CI=true it fails instead).
+    const skip = /^SKIP: .*$/m.exec(output);
+    if (skip) {
+      console.log(skip[0]);
+      return;
+    }
+    assert.match(output, /\| one IdP node \| [0-9]+ \|/);
+    assert.match(output, /\| two IdP nodes, one database \| [0-9]+ \|/);
+    assert.match(output, /two nodes \/ one node = [0-9.]+×/);
+    const result = JSON.parse(readFileSync(join(results, 'cluster.json'), 'utf8')) as { ratio: number };
+    assert.ok(result.ratio > 0);
+  });
 });
