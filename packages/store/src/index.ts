@@ -1,5 +1,5 @@
 export { MIGRATIONS, migrate, PostgresStore } from './postgres.js';
-export { SqliteStore } from './sqlite.js';
+export { type SqliteOptions, SqliteStore } from './sqlite.js';
 export type {
   AuditCheckpointRow,
   AuditIndex,

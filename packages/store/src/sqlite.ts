@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Clock } from '@palisade/core';
 import { systemClock } from '@palisade/core';
 import Database from 'better-sqlite3';
@@ -79,18 +80,44 @@ CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_
  * conditional UPDATE in `consume` keeps it atomic across processes sharing
  * the file too.
  */
+export interface SqliteOptions {
+  /**
+   * Checkpoint the WAL from a worker thread every this many milliseconds, so
+   * the fsync that ends a checkpoint never stalls the event loop inside a
+   * commit (the writer keeps a large autocheckpoint as a backstop). For long-
+   * running servers; off by default (tests and one-shot commands).
+   */
+  readonly backgroundCheckpoints?: number;
+}
+
+/** Pages the WAL may hold before the writing connection checkpoints it itself (≈ 40 MB): only if the worker falls behind. */
+const BACKSTOP_CHECKPOINT_PAGES = 10_000;
+
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #clock: Clock;
   readonly #stmt;
+  readonly #checkpointer: Worker | undefined;
+  readonly #checkpointerExit: Promise<unknown> | undefined;
   #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
 
-  constructor(filename: string, clock: Clock = systemClock) {
+  constructor(filename: string, clock: Clock = systemClock, options: SqliteOptions = {}) {
     if (filename !== ':memory:') protectFiles(filename);
     this.#db = new Database(filename);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
+    if (filename !== ':memory:' && options.backgroundCheckpoints) {
+      this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+      this.#checkpointer = new Worker(new URL('./checkpointer.js', import.meta.url), {
+        workerData: { filename, interval: options.backgroundCheckpoints },
+      });
+      // Never what keeps a process alive; a failing checkpointer leaves the backstop in charge.
+      this.#checkpointer.unref();
+      this.#checkpointer.on('error', () => undefined);
+      const worker = this.#checkpointer;
+      this.#checkpointerExit = new Promise((resolve) => worker.once('exit', resolve));
+    }
     this.#db.exec(SCHEMA);
     this.#clock = clock;
     const live = '(expires_at IS NULL OR expires_at > @now)';
@@ -239,6 +266,12 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.#flush();
+    if (this.#checkpointer) {
+      // Held open until the worker has closed its connection, so the file is never closed under it.
+      this.#checkpointer.ref();
+      this.#checkpointer.postMessage('close');
+      await this.#checkpointerExit;
+    }
     if (this.#db.open) this.#db.close();
   }
 

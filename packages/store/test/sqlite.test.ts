@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { ManualClock } from '@palisade/core';
+import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/sqlite.js';
 import { storeSuite } from '../src/testing/suite.js';
 
@@ -52,4 +53,26 @@ it('sqlite: the audit tables refuse UPDATE and DELETE (append-only in the databa
   assert.throws(() => db.prepare(`UPDATE audit_checkpoints SET hash = 'x'`).run(), /append-only/);
   assert.throws(() => db.prepare('DELETE FROM audit_checkpoints').run(), /append-only/);
   db.close();
+});
+
+storeSuite(
+  'sqlite (file, WAL checkpoints on a worker thread)',
+  async (clock) => new SqliteStore(join(dir, 'suite-background.db'), clock, { backgroundCheckpoints: 50 }),
+);
+
+it('sqlite: with background checkpoints the main database file catches up with the WAL without the writer checkpointing', async () => {
+  const clock = new ManualClock();
+  const file = join(dir, 'checkpointed.db');
+  const store = new SqliteStore(file, clock, { backgroundCheckpoints: 50 });
+  for (let i = 0; i < 50; i++) await store.insert('access_token', `jti-${i}`, { i }, { expiresAt: clock.now() + 100 });
+  // Far below the writer's backstop (10,000 pages): only the worker can have copied these pages into the file.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const copy = join(dir, 'main-file-only.db');
+  copyFileSync(file, copy);
+  const withoutWal = new Database(copy, { readonly: true });
+  const { n } = withoutWal.prepare("SELECT count(*) AS n FROM records WHERE kind = 'access_token'").get() as { n: number };
+  withoutWal.close();
+  assert.equal(n, 50);
+  await store.close();
+  await store.close();
 });
