@@ -68,18 +68,17 @@ export async function stopServers() {
 }
 
 /** One autocannon run as a figure; any non-2xx or error fails the whole benchmark (a fast error is no result). */
-export function figure(url, result) {
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+export function figure(name, result) {
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-const spread = (runs, key) => ({
-  median: median(runs.map((r) => r[key])),
-  min: Math.min(...runs.map((r) => r[key])),
-  max: Math.max(...runs.map((r) => r[key])),
-});
+/** Median, min and max of some numbers. */
+export const range = (values) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
+
+const spread = (runs, key) => range(runs.map((r) => r[key]));
 
 /** Median, min and max of each of rps, p50 and p99 over the rounds. */
 export const summary = (runs) => ({ rps: spread(runs, 'rps'), p50: spread(runs, 'p50'), p99: spread(runs, 'p99') });

@@ -8,7 +8,7 @@
 // BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3),
 // BENCH_WARMUP (s, default 2), BENCH_SOAK (s, default 60; 0 skips it), BENCH_RESULTS (directory).
 import autocannon from 'autocannon';
-import { figure, ratio, send, startServer, stopServers, summary, table, writeResult } from './lib.mjs';
+import { figure, range, ratio, send, startServer, stopServers, summary, table, writeResult } from './lib.mjs';
 import { soak } from './soak.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -28,12 +28,18 @@ const post = (params, id, secret) => ({
   headers: { ...form, authorization: basic(id, secret) },
 });
 const SCHEDULES = [{ type: 'tool_access', locations: ['http://127.0.0.1:9411'], actions: ['reports.schedules'] }];
-const MCP_CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'reports.schedules', arguments: {} } });
-const MCP_HEADERS = {
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': '2025-11-25',
-};
+/** The same trivial tools/call to an MCP server's /mcp, with a Bearer token or without one. */
+const mcpCall = (server, bearer) => ({
+  url: `${server.url}/mcp`,
+  method: 'POST',
+  body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'reports.schedules', arguments: {} } }),
+  headers: {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2025-11-25',
+    ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+  },
+});
 
 async function token(url, request) {
   const { status, text } = await send(url, request);
@@ -179,42 +185,20 @@ async function currentScenarios() {
       ...post({ token: agentToken }, ...gatewayClient),
     },
     { name: 'Palisade: PAR push', group: 'http', role: 'palisade', url: `${issuer}/par`, ...parRequest() },
-    {
-      name: 'bare MCP SDK server, no auth',
-      group: 'mcp',
-      role: 'floor',
-      url: `${mcpBare.url}/mcp`,
-      method: 'POST',
-      body: MCP_CALL,
-      headers: MCP_HEADERS,
-    },
-    {
-      name: 'bare MCP SDK server + its bearer check (JWT)',
-      group: 'mcp',
-      role: 'peer',
-      url: `${mcpBearer.url}/mcp`,
-      method: 'POST',
-      body: MCP_CALL,
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
-    },
+    { name: 'bare MCP SDK server, no auth', group: 'mcp', role: 'floor', ...mcpCall(mcpBare) },
+    { name: 'bare MCP SDK server + its bearer check (JWT)', group: 'mcp', role: 'peer', ...mcpCall(mcpBearer, agentToken) },
     {
       name: 'Palisade gateway: tools/call, warm (cached exchange)',
       group: 'mcp',
       role: 'palisade',
       target: 0.7,
-      url: `${gatewayWarm.url}/mcp`,
-      method: 'POST',
-      body: MCP_CALL,
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
+      ...mcpCall(gatewayWarm, agentToken),
     },
     {
       name: 'Palisade gateway: tools/call, cold (exchange on every call)',
       group: 'mcp',
       role: 'palisade',
-      url: `${gatewayCold.url}/mcp`,
-      method: 'POST',
-      body: MCP_CALL,
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${agentToken}` },
+      ...mcpCall(gatewayCold, agentToken),
     },
   ];
 }
@@ -305,11 +289,7 @@ try {
 
 const figures = scenarios.map((s) => ({ name: s.name, group: s.group, role: s.role, target: s.target, ...summary(runs.get(s.name)) }));
 const rows = figures.map((f) => ({ ...f, ...ratio(f, figures) }));
-const flowSummary = {
-  median: [...flows].sort((a, b) => a - b)[Math.floor(flows.length / 2)],
-  min: Math.min(...flows),
-  max: Math.max(...flows),
-};
+const flowSummary = range(flows);
 
 console.log(`\n${connections} connections, ${duration} s × ${rounds} rounds, median (min–max); ratios of medians from this run\n`);
 console.log(table(rows));

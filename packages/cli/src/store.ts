@@ -2,8 +2,6 @@ import { join, resolve } from 'node:path';
 import type { ParsedConfig } from '@palisade/idp';
 import { PostgresStore, SqliteStore, type Store } from '@palisade/store';
 
-const CHECKPOINT_INTERVAL_MS = 500;
-
 /**
  * The store of a configuration: PostgreSQL when `store.postgres` is set
  * (clustered, many nodes), else the embedded SQLite file `palisade.db` in
@@ -18,5 +16,5 @@ export async function openStore(config: ParsedConfig, options: { migrate?: boole
     );
   }
   // Servers run for long: WAL checkpoints (and their fsync) on a worker thread, off the request path.
-  return new SqliteStore(join(resolve(config.data_dir), 'palisade.db'), undefined, { backgroundCheckpoints: CHECKPOINT_INTERVAL_MS });
+  return new SqliteStore(join(resolve(config.data_dir), 'palisade.db'), undefined, { backgroundCheckpoints: true });
 }

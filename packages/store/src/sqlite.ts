@@ -73,6 +73,22 @@ CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_
 CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 `;
 
+export interface SqliteOptions {
+  /**
+   * Checkpoint the WAL from a worker thread (`true`: every 500 ms, or every
+   * this many milliseconds), so the fsync that ends a checkpoint never stalls
+   * the event loop inside a commit (the writer keeps a large autocheckpoint as
+   * a backstop). For long-running servers; off by default (tests and one-shot
+   * commands).
+   */
+  readonly backgroundCheckpoints?: boolean | number;
+}
+
+const CHECKPOINT_INTERVAL_MS = 500;
+
+/** Pages the WAL may hold before the writing connection checkpoints it itself (≈ 40 MB): only if the worker falls behind. */
+const BACKSTOP_CHECKPOINT_PAGES = 10_000;
+
 /**
  * The embedded store: one SQLite file in the data directory, WAL mode.
  * better-sqlite3 is synchronous, so every statement is atomic within the
@@ -80,19 +96,6 @@ CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_
  * conditional UPDATE in `consume` keeps it atomic across processes sharing
  * the file too.
  */
-export interface SqliteOptions {
-  /**
-   * Checkpoint the WAL from a worker thread every this many milliseconds, so
-   * the fsync that ends a checkpoint never stalls the event loop inside a
-   * commit (the writer keeps a large autocheckpoint as a backstop). For long-
-   * running servers; off by default (tests and one-shot commands).
-   */
-  readonly backgroundCheckpoints?: number;
-}
-
-/** Pages the WAL may hold before the writing connection checkpoints it itself (≈ 40 MB): only if the worker falls behind. */
-const BACKSTOP_CHECKPOINT_PAGES = 10_000;
-
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #clock: Clock;
@@ -110,7 +113,7 @@ export class SqliteStore implements Store {
     if (filename !== ':memory:' && options.backgroundCheckpoints) {
       this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
       this.#checkpointer = new Worker(new URL('./checkpointer.js', import.meta.url), {
-        workerData: { filename, interval: options.backgroundCheckpoints },
+        workerData: { filename, interval: options.backgroundCheckpoints === true ? CHECKPOINT_INTERVAL_MS : options.backgroundCheckpoints },
       });
       // Never what keeps a process alive; a failing checkpointer leaves the backstop in charge.
       this.#checkpointer.unref();
