@@ -2,6 +2,7 @@
 // with the Node flags of package.json's start script) under client_credentials and gateway
 // tools/call load; its RSS sampled every second from /proc. Rate limits are lifted in a copy of the demo configuration (one load generator, one address).
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,7 +86,10 @@ export async function soak(seconds) {
       samplesMb: samples.map(mb),
     };
   } finally {
+    // Its data directory goes only once it has exited: until then its threads may still write there.
+    const exited = child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined;
     child.kill();
+    await exited;
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -13,8 +13,8 @@ const document = parse(readFileSync(new URL('../../examples/demo/palisade.yaml',
 const unlimited = { per_client: 1e9, per_ip: 1e9 };
 document.rate_limits = { token: unlimited, par: unlimited, backchannel_authentication: unlimited };
 const config = parseConfig(document, 'bench', { PALISADE_IDP_PORT: String(port), PALISADE_DATA: dataDir });
-// As `palisade start` opens it (packages/cli/src/store.ts): WAL checkpoints on a worker thread.
-const store = new SqliteStore(join(dataDir, 'palisade.db'), undefined, { backgroundCheckpoints: true });
+// As `palisade start` opens it (packages/cli/src/store.ts): writes and WAL checkpoints on worker threads.
+const store = new SqliteStore(join(dataDir, 'palisade.db'), undefined, { backgroundCheckpoints: true, writerThread: true });
 const idp = await createIdp({ config, store });
 await idp.listen({ host: '127.0.0.1', port });
 process.send?.({ port });

@@ -15,6 +15,6 @@ export async function openStore(config: ParsedConfig, options: { migrate?: boole
       { migrate: options.migrate ?? postgres.migrate_on_start },
     );
   }
-  // Servers run for long: WAL checkpoints (and their fsync) on a worker thread, off the request path.
-  return new SqliteStore(join(resolve(config.data_dir), 'palisade.db'), undefined, { backgroundCheckpoints: true });
+  // Servers run for long: writes, and WAL checkpoints with their fsync, on worker threads, off the event loop.
+  return new SqliteStore(join(resolve(config.data_dir), 'palisade.db'), undefined, { backgroundCheckpoints: true, writerThread: true });
 }

@@ -6,6 +6,16 @@ import { systemClock } from '@palisade/core';
 import Database from 'better-sqlite3';
 import { type AuditSqlRow, auditWhere, toAuditRow } from './audit-sql.js';
 import { type RecordRow as Row, toRecord } from './row.js';
+import {
+  type AppendOutcome,
+  type ChainEnd,
+  groupCommit,
+  type LinkedAuditRow,
+  type Outcome,
+  outcomeError,
+  readChainEnd,
+  type WriteOp,
+} from './sqlite-writes.js';
 import type {
   AuditCheckpointRow,
   AuditIndex,
@@ -77,17 +87,36 @@ export interface SqliteOptions {
   /**
    * Checkpoint the WAL from a worker thread (`true`: every 500 ms, or every
    * this many milliseconds), so the fsync that ends a checkpoint never stalls
-   * the event loop inside a commit (the writer keeps a large autocheckpoint as
-   * a backstop). For long-running servers; off by default (tests and one-shot
-   * commands).
+   * a commit (the writer keeps a large autocheckpoint as a backstop). For
+   * long-running servers; off by default (tests and one-shot commands).
    */
   readonly backgroundCheckpoints?: boolean | number;
+  /**
+   * Run every write on a worker thread with its own connection (group commits
+   * cross as one message each way): the event loop keeps parsing, signing and
+   * answering while SQLite inserts, indexes and commits. Reads stay on the
+   * event loop's connection; a write is answered after its commit, so a read
+   * that follows it sees it. For servers; off by default.
+   */
+  readonly writerThread?: boolean;
 }
 
 const CHECKPOINT_INTERVAL_MS = 500;
 
 /** Pages the WAL may hold before the writing connection checkpoints it itself (≈ 40 MB): only if the worker falls behind. */
 const BACKSTOP_CHECKPOINT_PAGES = 10_000;
+
+/** Appends that found the chain moved on (another process appended) are recomputed at most this often before failing. */
+const MAX_APPEND_ATTEMPTS = 16;
+
+type Pending = { readonly write: WriteOp; readonly resolve: (value: unknown) => void; readonly reject: (error: unknown) => void };
+
+/** A worker thread the store owns: unref'd while idle, so it never keeps a process alive by itself. */
+function startWorker(module: string, workerData: unknown): { worker: Worker; exited: Promise<unknown> } {
+  const worker = new Worker(new URL(module, import.meta.url), { workerData });
+  worker.unref();
+  return { worker, exited: new Promise((resolve) => worker.once('exit', resolve)) };
+}
 
 /**
  * The embedded store: one SQLite file in the data directory, WAL mode.
@@ -99,10 +128,21 @@ const BACKSTOP_CHECKPOINT_PAGES = 10_000;
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #clock: Clock;
-  readonly #stmt;
-  readonly #checkpointer: Worker | undefined;
-  readonly #checkpointerExit: Promise<unknown> | undefined;
-  #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
+  readonly #read;
+  readonly #commit: ((batch: readonly WriteOp[]) => Outcome[]) | undefined;
+  readonly #checkpointer: { worker: Worker; exited: Promise<unknown> } | undefined;
+  readonly #writer: { worker: Worker; exited: Promise<unknown> } | undefined;
+  /** The batch on the writer thread, not yet answered: one at a time. */
+  #sent: readonly Pending[] | undefined;
+  /** Why the writer thread is gone (it failed, or the store was closed): every later write fails with it. */
+  #writerGone: unknown;
+  /** Callers of close() waiting for the writer thread's answer. */
+  readonly #drainWaiters: (() => void)[] = [];
+  #pending: Pending[] = [];
+  /** Where this process's last append left the audit chain; the next links from it, and corrects it if another process moved it. */
+  #chainEnd: ChainEnd | undefined;
+  /** This process's appends, one after the other. */
+  #appending: Promise<unknown> = Promise.resolve();
 
   constructor(filename: string, clock: Clock = systemClock, options: SqliteOptions = {}) {
     if (filename !== ':memory:') protectFiles(filename);
@@ -110,134 +150,116 @@ export class SqliteStore implements Store {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
-    if (filename !== ':memory:' && options.backgroundCheckpoints) {
-      this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-      this.#checkpointer = new Worker(new URL('./checkpointer.js', import.meta.url), {
-        workerData: { filename, interval: options.backgroundCheckpoints === true ? CHECKPOINT_INTERVAL_MS : options.backgroundCheckpoints },
-      });
-      // Never what keeps a process alive; a failing checkpointer leaves the backstop in charge.
-      this.#checkpointer.unref();
-      this.#checkpointer.on('error', () => undefined);
-      const worker = this.#checkpointer;
-      this.#checkpointerExit = new Promise((resolve) => worker.once('exit', resolve));
-    }
     this.#db.exec(SCHEMA);
     this.#clock = clock;
+    const onFile = filename !== ':memory:';
+    if (onFile && options.backgroundCheckpoints) {
+      this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+      const interval = options.backgroundCheckpoints === true ? CHECKPOINT_INTERVAL_MS : options.backgroundCheckpoints;
+      this.#checkpointer = startWorker('./checkpointer.js', { filename, interval });
+      // A failing checkpointer leaves the backstop in charge.
+      this.#checkpointer.worker.on('error', () => undefined);
+    }
+    if (onFile && options.writerThread) {
+      const autocheckpoint = options.backgroundCheckpoints ? BACKSTOP_CHECKPOINT_PAGES : 1000;
+      this.#writer = startWorker('./sqlite-writer.js', { filename, autocheckpoint });
+      this.#writer.worker.on('message', (answer) => this.#answered(answer));
+      this.#writer.worker.on('error', (error) => this.#writerLost(error));
+    } else {
+      this.#commit = groupCommit(this.#db);
+    }
     const live = '(expires_at IS NULL OR expires_at > @now)';
-    this.#stmt = {
-      insert: this.#db.prepare(
-        `INSERT INTO records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
-         VALUES (@kind, @id, @value, @grantId, @expiresAt, NULL, @now)
-         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, grant_id = excluded.grant_id,
-           expires_at = excluded.expires_at, consumed_at = NULL, created_at = excluded.created_at
-         WHERE records.expires_at IS NOT NULL AND records.expires_at <= @now`,
-      ),
-      upsert: this.#db.prepare(
-        `INSERT INTO records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
-         VALUES (@kind, @id, @value, @grantId, @expiresAt, NULL, @now)
-         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, grant_id = excluded.grant_id,
-           expires_at = excluded.expires_at`,
-      ),
-      increment: this.#db.prepare(
-        `INSERT INTO records (kind, id, value, grant_id, expires_at, consumed_at, created_at)
-         VALUES (@kind, @id, '{"count":1}', NULL, @expiresAt, NULL, @now)
-         ON CONFLICT (kind, id) DO UPDATE SET
-           value = CASE WHEN records.expires_at IS NOT NULL AND records.expires_at <= @now THEN '{"count":1}'
-                   ELSE json_set(records.value, '$.count', json_extract(records.value, '$.count') + 1) END,
-           created_at = CASE WHEN records.expires_at IS NOT NULL AND records.expires_at <= @now THEN @now ELSE records.created_at END,
-           expires_at = @expiresAt
-         RETURNING json_extract(value, '$.count') AS count`,
-      ),
+    this.#read = {
       find: this.#db.prepare(`SELECT * FROM records WHERE kind = @kind AND id = @id AND ${live}`),
-      consume: this.#db.prepare(
-        `UPDATE records SET consumed_at = @now
-         WHERE kind = @kind AND id = @id AND consumed_at IS NULL AND ${live}`,
-      ),
-      delete: this.#db.prepare('DELETE FROM records WHERE kind = @kind AND id = @id'),
-      deleteByGrant: this.#db.prepare('DELETE FROM records WHERE grant_id = @grantId'),
       // A range on the primary key rather than LIKE: ids may contain % and _, and the index is used.
       list: this.#db.prepare(
         `SELECT * FROM records WHERE kind = @kind AND id >= @prefix AND id < @upper AND ${live} ORDER BY created_at, id`,
-      ),
-      sweep: this.#db.prepare('DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= @now'),
-      auditLast: this.#db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
-      auditInsert: this.#db.prepare(
-        `INSERT INTO audit (seq, entry, prev, hash, time, event, trace_id, sub, client, outcome)
-         VALUES (@seq, @entry, @prev, @hash, @time, @event, @traceId, @sub, @client, @outcome)`,
-      ),
-      checkpointInsert: this.#db.prepare(
-        'INSERT OR IGNORE INTO audit_checkpoints (seq, hash, signature, created_at) VALUES (@seq, @hash, @signature, @createdAt)',
       ),
       checkpoints: this.#db.prepare('SELECT seq, hash, signature, created_at FROM audit_checkpoints ORDER BY seq'),
     };
   }
 
   async insert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<boolean> {
-    const params = this.#params(kind, id, value, options);
-    return this.#write(() => this.#stmt.insert.run(params).changes === 1);
+    return this.#write({ op: 'insert', params: this.#params(kind, id, value, options) }) as Promise<boolean>;
   }
 
   async upsert<T>(kind: RecordKind, id: string, value: T, options: WriteOptions): Promise<void> {
-    const params = this.#params(kind, id, value, options);
-    await this.#write(() => this.#stmt.upsert.run(params));
+    await this.#write({ op: 'upsert', params: this.#params(kind, id, value, options) });
   }
 
   async increment(kind: RecordKind, id: string, expiresAt: number): Promise<number> {
-    const now = this.#clock.now();
-    return this.#write(() => (this.#stmt.increment.get({ kind, id, expiresAt, now }) as { count: number }).count);
+    return this.#write({ op: 'increment', params: { kind, id, expiresAt, now: this.#clock.now() } }) as Promise<number>;
   }
 
   async find<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined> {
-    const row = this.#stmt.find.get({ kind, id, now: this.#clock.now() }) as Row | undefined;
+    const row = this.#read.find.get({ kind, id, now: this.#clock.now() }) as Row | undefined;
     return row ? toRecord<T>(row) : undefined;
   }
 
   async consume<T>(kind: RecordKind, id: string): Promise<ConsumeResult<T> | undefined> {
-    const now = this.#clock.now();
-    return this.#write(() => {
-      const first = this.#stmt.consume.run({ kind, id, now }).changes === 1;
-      const row = this.#stmt.find.get({ kind, id, now }) as Row | undefined;
-      return row ? { record: toRecord<T>(row), first } : undefined;
-    });
+    const consumed = (await this.#write({ op: 'consume', params: { kind, id, now: this.#clock.now() } })) as
+      | { row: Row; first: boolean }
+      | undefined;
+    return consumed ? { record: toRecord<T>(consumed.row), first: consumed.first } : undefined;
   }
 
   async delete(kind: RecordKind, id: string): Promise<void> {
-    await this.#write(() => this.#stmt.delete.run({ kind, id }));
+    await this.#write({ op: 'delete', params: { kind, id } });
   }
 
   async deleteByGrant(grantId: string): Promise<number> {
-    return this.#write(() => this.#stmt.deleteByGrant.run({ grantId }).changes);
+    return this.#write({ op: 'deleteByGrant', params: { grantId } }) as Promise<number>;
   }
 
   async list<T>(kind: RecordKind, prefix = ''): Promise<StoredRecord<T>[]> {
     // U+10FFFF is the largest code point, so every id that starts with the prefix sorts below this bound.
-    const rows = this.#stmt.list.all({ kind, prefix, upper: `${prefix}\u{10FFFF}`, now: this.#clock.now() }) as Row[];
+    const rows = this.#read.list.all({ kind, prefix, upper: `${prefix}\u{10FFFF}`, now: this.#clock.now() }) as Row[];
     return rows.map((row) => toRecord<T>(row));
   }
 
   async sweep(): Promise<number> {
-    const now = this.#clock.now();
-    return this.#write(() => this.#stmt.sweep.run({ now }).changes);
+    return this.#write({ op: 'sweep', params: { now: this.#clock.now() } }) as Promise<number>;
   }
 
-  async appendAudit(
+  /**
+   * Links the entries from where this process believes the chain ends and
+   * sends them as one write, which appends them only if the chain still ends
+   * there (checked inside the IMMEDIATE transaction, so no writer in this
+   * process or another can append in between). If another process appended
+   * first, the write answers the actual end and the entries are linked again
+   * from it. This process's appends go one at a time, each from the end the
+   * one before it left.
+   */
+  appendAudit(
     entries: readonly { entry: string; index: AuditIndex }[],
     link: AuditLink,
     genesis: string,
   ): Promise<{ seq: number; hash: string }> {
-    // Inside the IMMEDIATE write transaction: no other writer, in this process or another, can append between the read and the inserts.
-    return this.#write(() => {
-      const last = this.#stmt.auditLast.get() as { seq: number; hash: string } | undefined;
-      let seq = last?.seq ?? 0;
-      let prev = last?.hash ?? genesis;
+    const appended = this.#appending.then(() => this.#append(entries, link, genesis));
+    this.#appending = appended.catch(() => undefined);
+    return appended;
+  }
+
+  async #append(entries: readonly { entry: string; index: AuditIndex }[], link: AuditLink, genesis: string): Promise<ChainEnd> {
+    let after = this.#chainEnd ?? readChainEnd(this.#db, genesis);
+    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+      const rows: LinkedAuditRow[] = [];
+      let { seq, hash: prev } = after;
       for (const { entry, index } of entries) {
         seq++;
         const hash = link(prev, seq, entry);
-        this.#stmt.auditInsert.run({ seq, entry, prev, hash, ...index });
+        rows.push({ seq, entry, prev, hash, ...index });
         prev = hash;
       }
-      return { seq, hash: prev };
-    });
+      this.#chainEnd = undefined;
+      const outcome = (await this.#write({ op: 'appendAudit', after, rows })) as AppendOutcome;
+      if ('appended' in outcome) {
+        this.#chainEnd = outcome.appended;
+        return outcome.appended;
+      }
+      after = outcome.stale;
+    }
+    throw new Error('the audit chain kept moving under this append');
   }
 
   async readAudit(query: AuditQuery = {}): Promise<AuditRow[]> {
@@ -247,19 +269,16 @@ export class SqliteStore implements Store {
   }
 
   async addAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
-    await this.#write(() => this.#stmt.checkpointInsert.run(checkpoint));
+    await this.#write({ op: 'addAuditCheckpoint', checkpoint });
   }
 
   async importAudit(rows: readonly AuditRow[], checkpoints: readonly AuditCheckpointRow[]): Promise<void> {
-    await this.#write(() => {
-      if (this.#stmt.auditLast.get()) throw new Error('the audit trail of the target store is not empty');
-      for (const row of rows) this.#stmt.auditInsert.run(row);
-      for (const checkpoint of checkpoints) this.#stmt.checkpointInsert.run(checkpoint);
-    });
+    await this.#write({ op: 'importAudit', rows, checkpoints });
+    this.#chainEnd = undefined;
   }
 
   async auditCheckpoints(): Promise<AuditCheckpointRow[]> {
-    return (this.#stmt.checkpoints.all() as { seq: number; hash: string; signature: string; created_at: number }[]).map((row) => ({
+    return (this.#read.checkpoints.all() as { seq: number; hash: string; signature: string; created_at: number }[]).map((row) => ({
       seq: row.seq,
       hash: row.hash,
       signature: row.signature,
@@ -268,12 +287,14 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.#flush();
-    if (this.#checkpointer) {
+    await this.#flush();
+    this.#writerGone ??= new Error('the store is closed');
+    for (const thread of [this.#writer, this.#checkpointer]) {
+      if (!thread) continue;
       // Held open until the worker has closed its connection, so the file is never closed under it.
-      this.#checkpointer.ref();
-      this.#checkpointer.postMessage('close');
-      await this.#checkpointerExit;
+      thread.worker.ref();
+      thread.worker.postMessage('close');
+      await thread.exited;
     }
     if (this.#db.open) this.#db.close();
   }
@@ -286,39 +307,62 @@ export class SqliteStore implements Store {
    * instead of N (the dominant cost of a token request before this). With
    * `synchronous = NORMAL` a power loss can drop the last commits (ADR 0004).
    */
-  #write<R>(run: () => R): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.#pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+  #write(write: WriteOp): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ write, resolve, reject });
       if (this.#pending.length === 1) setImmediate(() => this.#flush());
     });
   }
 
-  #flush(): void {
+  /** Sends the pending writes to be committed; resolves once the writer thread has answered. */
+  #flush(): Promise<void> {
+    // One batch at a time on the writer thread: what arrives meanwhile waits and goes as the next
+    // batch, so under load batches grow (fewer commits) instead of queueing up one per turn.
+    if (this.#sent) return this.#drained();
     const batch = this.#pending;
-    if (batch.length === 0) return;
     this.#pending = [];
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      this.#db
-        .transaction(() => {
-          for (const op of batch) {
-            try {
-              outcomes.push({ ok: true, value: op.run() });
-            } catch (error) {
-              outcomes.push({ ok: false, error });
-            }
-          }
-        })
-        .immediate();
-    } catch (error) {
-      for (const op of batch) op.reject(error);
-      return;
+    if (batch.length === 0) return Promise.resolve();
+    const writes = batch.map((pending) => pending.write);
+    if (this.#writer) {
+      if (this.#writerGone !== undefined) {
+        for (const pending of batch) pending.reject(this.#writerGone);
+        return Promise.resolve();
+      }
+      this.#sent = batch;
+      this.#writer.worker.ref();
+      this.#writer.worker.postMessage(writes);
+      return this.#drained();
     }
-    batch.forEach((op, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) op.resolve(outcome.value);
-      else op.reject(outcome?.error);
-    });
+    try {
+      settle(batch, (this.#commit as (batch: readonly WriteOp[]) => Outcome[])(writes));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    }
+    return Promise.resolve();
+  }
+
+  #answered(answer: { outcomes: Outcome[] } | { failed: Extract<Outcome, { ok: false }> }): void {
+    const batch = this.#sent ?? [];
+    this.#sent = undefined;
+    this.#writer?.worker.unref();
+    if ('outcomes' in answer) settle(batch, answer.outcomes);
+    else for (const pending of batch) pending.reject(outcomeError(answer.failed));
+    if (this.#pending.length > 0) this.#flush();
+    else for (const resolve of this.#drainWaiters.splice(0)) resolve();
+  }
+
+  /** The writer thread died: the write waiting on it and every later one fail (nothing is committed unseen). */
+  #writerLost(error: unknown): void {
+    this.#writerGone = error;
+    for (const pending of [...(this.#sent ?? []), ...this.#pending.splice(0)]) pending.reject(error);
+    this.#sent = undefined;
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves when no batch is waiting on the writer thread. */
+  #drained(): Promise<void> {
+    if (!this.#sent) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #params<T>(kind: RecordKind, id: string, value: T, options: WriteOptions) {
@@ -331,4 +375,13 @@ export class SqliteStore implements Store {
       now: this.#clock.now(),
     };
   }
+}
+
+/** Answers each write of a committed batch with its own outcome. */
+function settle(batch: readonly Pending[], outcomes: readonly Outcome[]): void {
+  batch.forEach((pending, i) => {
+    const outcome = outcomes[i];
+    if (outcome?.ok) pending.resolve(outcome.value);
+    else pending.reject(outcome ? outcomeError(outcome) : new Error('the write was not answered'));
+  });
 }

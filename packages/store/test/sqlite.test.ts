@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,67 @@ storeSuite(
   'sqlite (file, WAL checkpoints on a worker thread)',
   async (clock) => new SqliteStore(join(dir, 'suite-background.db'), clock, { backgroundCheckpoints: 50 }),
 );
+
+storeSuite(
+  'sqlite (file, writes on a writer thread, checkpoints on another)',
+  async (clock) => new SqliteStore(join(dir, 'suite-writer.db'), clock, { backgroundCheckpoints: 50, writerThread: true }),
+);
+
+const link = (prev: string, seq: number, entry: string) => createHash('sha256').update(`${prev}\n${seq}\n${entry}`).digest('hex');
+const auditEntry = (n: number) => ({
+  entry: JSON.stringify({ n }),
+  index: { time: n, event: 'token.issued', traceId: null, sub: null, client: null, outcome: 'success' },
+});
+
+it('sqlite: two processes appending to one file with writer threads keep one unbroken chain', async () => {
+  const file = join(dir, 'two-writers.db');
+  const genesis = '0'.repeat(64);
+  const a = new SqliteStore(file, undefined, { writerThread: true });
+  const b = new SqliteStore(file, undefined, { writerThread: true });
+  // Each believes the chain ends where its own last append left it; the other's appends make that belief stale.
+  for (let round = 0; round < 10; round++) {
+    await Promise.all([
+      a.appendAudit([auditEntry(round * 10 + 1), auditEntry(round * 10 + 2)], link, genesis),
+      b.appendAudit([auditEntry(round * 10 + 5)], link, genesis),
+    ]);
+  }
+  const rows = await a.readAudit();
+  assert.equal(rows.length, 30);
+  rows.forEach((row, i) => {
+    assert.equal(row.seq, i + 1);
+    assert.equal(row.prev, i === 0 ? genesis : rows[i - 1]?.hash);
+    assert.equal(row.hash, link(row.prev, row.seq, row.entry));
+  });
+  await a.close();
+  await b.close();
+});
+
+it('sqlite: on the writer thread a write that fails rejects alone and leaves nothing; the rest of its batch commits', async () => {
+  const store = new SqliteStore(join(dir, 'writer-failure.db'), undefined, { writerThread: true });
+  const row = {
+    seq: 1,
+    entry: '{}',
+    prev: 'p',
+    hash: 'h',
+    time: 1,
+    event: 'e',
+    traceId: null,
+    sub: null,
+    client: null,
+    outcome: 'success',
+  };
+  const [refused, inserted] = await Promise.allSettled([
+    // The first row goes in, the second collides with it: the write's savepoint takes the first back out.
+    store.importAudit([row, row], []),
+    store.insert('session', 's1', { ok: true }, { expiresAt: null }),
+  ]);
+  assert.equal(refused.status, 'rejected');
+  assert.equal((refused as PromiseRejectedResult).reason.code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
+  assert.deepEqual(inserted, { status: 'fulfilled', value: true });
+  assert.equal((await store.readAudit()).length, 0);
+  assert.deepEqual((await store.find('session', 's1'))?.value, { ok: true });
+  await store.close();
+});
 
 it('sqlite: with background checkpoints the main database file catches up with the WAL without the writer checkpointing', async () => {
   const clock = new ManualClock();
