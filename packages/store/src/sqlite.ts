@@ -165,6 +165,8 @@ export class SqliteStore implements Store {
       this.#writer = startWorker('./sqlite-writer.js', { filename, autocheckpoint });
       this.#writer.worker.on('message', (answer) => this.#answered(answer));
       this.#writer.worker.on('error', (error) => this.#writerLost(error));
+      // Exiting without an error and without being asked to (close) loses the thread just the same.
+      this.#writer.worker.on('exit', () => this.#writerLost(new Error('the store’s writer thread exited')));
     } else {
       this.#commit = groupCommit(this.#db);
     }
@@ -353,8 +355,8 @@ export class SqliteStore implements Store {
 
   /** The writer thread died: the write waiting on it and every later one fail (nothing is committed unseen). */
   #writerLost(error: unknown): void {
-    this.#writerGone = error;
-    for (const pending of [...(this.#sent ?? []), ...this.#pending.splice(0)]) pending.reject(error);
+    this.#writerGone ??= error;
+    for (const pending of [...(this.#sent ?? []), ...this.#pending.splice(0)]) pending.reject(this.#writerGone);
     this.#sent = undefined;
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
   }

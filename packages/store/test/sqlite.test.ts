@@ -122,6 +122,15 @@ it('sqlite: on the writer thread a write that fails rejects alone and leaves not
   await store.close();
 });
 
+it('sqlite: a write after close fails at once instead of waiting for a writer thread that is gone', async () => {
+  const store = new SqliteStore(join(dir, 'writer-closed.db'), undefined, { writerThread: true });
+  const before = store.insert('session', 's1', {}, { expiresAt: null });
+  await store.close();
+  // Writes issued before close are committed and answered first.
+  assert.equal(await before, true);
+  await assert.rejects(store.insert('session', 's2', {}, { expiresAt: null }), /the store is closed/);
+});
+
 it('sqlite: with background checkpoints the main database file catches up with the WAL without the writer checkpointing', async () => {
   const clock = new ManualClock();
   const file = join(dir, 'checkpointed.db');
