@@ -7,7 +7,7 @@ import { PostgresStore, SqliteStore, type Store } from '@palisade/store';
  * (clustered, many nodes), else the embedded SQLite file `palisade.db` in
  * the data directory (relative to the working directory).
  */
-export async function openStore(config: ParsedConfig, options: { migrate?: boolean } = {}): Promise<Store> {
+export async function openStore(config: ParsedConfig, options: { migrate?: boolean; server?: boolean } = {}): Promise<Store> {
   const postgres = config.store.postgres;
   if (postgres) {
     return PostgresStore.connect(
@@ -15,6 +15,10 @@ export async function openStore(config: ParsedConfig, options: { migrate?: boole
       { migrate: options.migrate ?? postgres.migrate_on_start },
     );
   }
-  // Servers run for long: writes, and WAL checkpoints with their fsync, on worker threads, off the event loop.
-  return new SqliteStore(join(resolve(config.data_dir), 'palisade.db'), undefined, { backgroundCheckpoints: true, writerThread: true });
+  // WAL checkpoints (and their fsync) on a worker thread, off the event loop; a server's writes too,
+  // while one-shot commands write on their own connection, linking audit records inside the transaction.
+  return new SqliteStore(join(resolve(config.data_dir), 'palisade.db'), undefined, {
+    backgroundCheckpoints: true,
+    writerThread: options.server === true,
+  });
 }

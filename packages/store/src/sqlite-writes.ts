@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RecordRow } from './row.js';
-import type { AuditCheckpointRow, AuditIndex, AuditRow } from './store.js';
+import type { AuditCheckpointRow, AuditIndex, AuditLink, AuditRow } from './store.js';
 
 /** A record's columns as the write statements bind them. */
 export interface RecordParams {
@@ -22,6 +22,27 @@ export interface ChainEnd {
 export type LinkedAuditRow = { readonly seq: number; readonly entry: string; readonly prev: string; readonly hash: string } & AuditIndex;
 
 /**
+ * Entries linked one after the other from `end`. Only the columns are
+ * copied, so nothing else a caller's index carries (a method, a getter) has
+ * to cross to the writer thread.
+ */
+export function linkFrom(
+  end: ChainEnd,
+  entries: readonly { readonly entry: string; readonly index: AuditIndex }[],
+  link: AuditLink,
+): LinkedAuditRow[] {
+  let { seq, hash: prev } = end;
+  return entries.map(({ entry, index }) => {
+    seq++;
+    const hash = link(prev, seq, entry);
+    const { time, event, traceId, sub, client, outcome } = index;
+    const row = { seq, entry, prev, hash, time, event, traceId, sub, client, outcome };
+    prev = hash;
+    return row;
+  });
+}
+
+/**
  * Every write the SQLite store makes, as data rather than closures, so the
  * same batch runs on the event loop's connection or on the writer thread's
  * (structured-cloned across, SqliteOptions.writerThread).
@@ -33,8 +54,20 @@ export type WriteOp =
   | { readonly op: 'delete'; readonly params: { kind: string; id: string } }
   | { readonly op: 'deleteByGrant'; readonly params: { grantId: string } }
   | { readonly op: 'sweep'; readonly params: { now: number } }
-  /** Appends `rows` if the chain still ends at `after`; otherwise nothing, and answers the actual end (another writer appended). */
-  | { readonly op: 'appendAudit'; readonly after: ChainEnd; readonly rows: readonly LinkedAuditRow[] }
+  /**
+   * Appends `rows` if the chain still ends at `after` (`genesis` names the
+   * empty chain's end). If another writer appended meanwhile: with `relink`
+   * (on the event loop's own connection, where a function can go) the rows
+   * are linked again from the actual end and appended; without it (on the
+   * writer thread) nothing is written and the actual end is answered.
+   */
+  | {
+      readonly op: 'appendAudit';
+      readonly genesis: string;
+      readonly after: ChainEnd;
+      readonly rows: readonly LinkedAuditRow[];
+      readonly relink?: AuditLink;
+    }
   | { readonly op: 'addAuditCheckpoint'; readonly checkpoint: AuditCheckpointRow }
   | { readonly op: 'importAudit'; readonly rows: readonly AuditRow[]; readonly checkpoints: readonly AuditCheckpointRow[] };
 
@@ -60,9 +93,11 @@ const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 
 /**
  * Prepares the write statements on `db` and returns the group commit: a
- * batch of writes runs in one IMMEDIATE transaction, each write in a
- * savepoint of its own, so a write that fails leaves nothing behind and the
- * others still commit. Answers one outcome per write, in order.
+ * batch of writes runs in one IMMEDIATE transaction; a write that fails
+ * leaves nothing behind (one statement is atomic, a write of several runs in
+ * a savepoint) and the others still commit. Answers one outcome per write, in
+ * order. An error that ends the transaction itself (a full disk) fails the
+ * whole batch: nothing of it was committed.
  */
 export function groupCommit(db: Database.Database): (batch: readonly WriteOp[]) => Outcome[] {
   const stmt = {
@@ -130,10 +165,18 @@ export function groupCommit(db: Database.Database): (batch: readonly WriteOp[]) 
         return stmt.sweep.run(write.params).changes;
       case 'appendAudit': {
         // Inside the IMMEDIATE transaction no other writer, in this process or another, can append between this read and the inserts.
-        const last = (stmt.auditLast.get() as ChainEnd | undefined) ?? { seq: 0, hash: write.after.hash };
-        if (last.seq !== write.after.seq || last.hash !== write.after.hash) return { stale: last } satisfies AppendOutcome;
-        for (const row of write.rows) stmt.auditInsert.run(row);
-        const end = write.rows.at(-1);
+        const last = (stmt.auditLast.get() as ChainEnd | undefined) ?? { seq: 0, hash: write.genesis };
+        let rows = write.rows;
+        if (last.seq !== write.after.seq || last.hash !== write.after.hash) {
+          if (!write.relink) return { stale: last } satisfies AppendOutcome;
+          rows = linkFrom(
+            last,
+            rows.map(({ entry, ...index }) => ({ entry, index })),
+            write.relink,
+          );
+        }
+        for (const row of rows) stmt.auditInsert.run(row);
+        const end = rows.at(-1);
         return { appended: end ? { seq: end.seq, hash: end.hash } : last } satisfies AppendOutcome;
       }
       case 'addAuditCheckpoint':
@@ -156,6 +199,8 @@ export function groupCommit(db: Database.Database): (batch: readonly WriteOp[]) 
         const several = write.op === 'appendAudit' || write.op === 'importAudit';
         outcomes.push({ ok: true, value: several ? inSavepoint(write) : run(write) });
       } catch (error) {
+        // The statement ended the transaction itself (SQLITE_FULL, an I/O error): nothing of the batch stands.
+        if (!db.inTransaction) throw error;
         const { message, code } = error as { message?: unknown; code?: unknown };
         outcomes.push({ ok: false, message: String(message), ...(typeof code === 'string' ? { code } : {}) });
       }

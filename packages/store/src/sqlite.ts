@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '@palisade/core';
 import { systemClock } from '@palisade/core';
@@ -10,7 +10,7 @@ import {
   type AppendOutcome,
   type ChainEnd,
   groupCommit,
-  type LinkedAuditRow,
+  linkFrom,
   type Outcome,
   outcomeError,
   readChainEnd,
@@ -106,8 +106,8 @@ const CHECKPOINT_INTERVAL_MS = 500;
 /** Pages the WAL may hold before the writing connection checkpoints it itself (≈ 40 MB): only if the worker falls behind. */
 const BACKSTOP_CHECKPOINT_PAGES = 10_000;
 
-/** Appends that found the chain moved on (another process appended) are recomputed at most this often before failing. */
-const MAX_APPEND_ATTEMPTS = 16;
+/** Appends that found the chain moved on (another process appended) are relinked at most this often before failing. */
+const MAX_APPEND_ATTEMPTS = 100;
 
 type Pending = { readonly write: WriteOp; readonly resolve: (value: unknown) => void; readonly reject: (error: unknown) => void };
 
@@ -129,13 +129,15 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #clock: Clock;
   readonly #read;
-  readonly #commit: ((batch: readonly WriteOp[]) => Outcome[]) | undefined;
   readonly #checkpointer: { worker: Worker; exited: Promise<unknown> } | undefined;
-  readonly #writer: { worker: Worker; exited: Promise<unknown> } | undefined;
+  /** Where batches are committed: on the writer thread, or on the event loop's own connection. */
+  #committer:
+    | { readonly thread: { worker: Worker; exited: Promise<unknown> } }
+    | { readonly commit: (batch: readonly WriteOp[]) => Outcome[] };
   /** The batch on the writer thread, not yet answered: one at a time. */
   #sent: readonly Pending[] | undefined;
-  /** Why the writer thread is gone (it failed, or the store was closed): every later write fails with it. */
-  #writerGone: unknown;
+  /** Set by close(): later writes fail at once, and close() waits only for the writes before it. */
+  #closed = false;
   /** Callers of close() waiting for the writer thread's answer. */
   readonly #drainWaiters: (() => void)[] = [];
   #pending: Pending[] = [];
@@ -156,19 +158,20 @@ export class SqliteStore implements Store {
     if (onFile && options.backgroundCheckpoints) {
       this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
       const interval = options.backgroundCheckpoints === true ? CHECKPOINT_INTERVAL_MS : options.backgroundCheckpoints;
-      this.#checkpointer = startWorker('./checkpointer.js', { filename, interval });
+      this.#checkpointer = startWorker('./checkpointer.js', { filename: resolve(filename), interval });
       // A failing checkpointer leaves the backstop in charge.
       this.#checkpointer.worker.on('error', () => undefined);
     }
     if (onFile && options.writerThread) {
       const autocheckpoint = options.backgroundCheckpoints ? BACKSTOP_CHECKPOINT_PAGES : 1000;
-      this.#writer = startWorker('./sqlite-writer.js', { filename, autocheckpoint });
-      this.#writer.worker.on('message', (answer) => this.#answered(answer));
-      this.#writer.worker.on('error', (error) => this.#writerLost(error));
-      // Exiting without an error and without being asked to (close) loses the thread just the same.
-      this.#writer.worker.on('exit', () => this.#writerLost(new Error('the store’s writer thread exited')));
+      const thread = startWorker('./sqlite-writer.js', { filename: resolve(filename), autocheckpoint });
+      thread.worker.on('message', (answer) => this.#answered(answer));
+      // An error, or an exit nobody asked for, loses the thread; the store carries on without it.
+      thread.worker.on('error', () => this.#writerLost());
+      thread.worker.on('exit', () => this.#writerLost());
+      this.#committer = { thread };
     } else {
-      this.#commit = groupCommit(this.#db);
+      this.#committer = { commit: groupCommit(this.#db) };
     }
     const live = '(expires_at IS NULL OR expires_at > @now)';
     this.#read = {
@@ -244,22 +247,20 @@ export class SqliteStore implements Store {
 
   async #append(entries: readonly { entry: string; index: AuditIndex }[], link: AuditLink, genesis: string): Promise<ChainEnd> {
     let after = this.#chainEnd ?? readChainEnd(this.#db, genesis);
-    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-      const rows: LinkedAuditRow[] = [];
-      let { seq, hash: prev } = after;
-      for (const { entry, index } of entries) {
-        seq++;
-        const hash = link(prev, seq, entry);
-        rows.push({ seq, entry, prev, hash, ...index });
-        prev = hash;
-      }
-      this.#chainEnd = undefined;
-      const outcome = (await this.#write({ op: 'appendAudit', after, rows })) as AppendOutcome;
+    // Forgotten until this append is answered: if it fails, the next one reads the end from the database.
+    this.#chainEnd = undefined;
+    for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
+      const rows = linkFrom(after, entries, link);
+      // On the event loop's own connection the write relinks in place, so it never comes back stale.
+      const relink = 'commit' in this.#committer ? { relink: link } : {};
+      const outcome = (await this.#write({ op: 'appendAudit', genesis, after, rows, ...relink })) as AppendOutcome;
       if ('appended' in outcome) {
         this.#chainEnd = outcome.appended;
         return outcome.appended;
       }
       after = outcome.stale;
+      // Other processes are appending as fast as this one: step aside a little, longer each time.
+      if (attempt > 2) await new Promise((resolve) => setTimeout(resolve, Math.random() * attempt));
     }
     throw new Error('the audit chain kept moving under this append');
   }
@@ -289,9 +290,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#flush();
-    this.#writerGone ??= new Error('the store is closed');
-    for (const thread of [this.#writer, this.#checkpointer]) {
+    const writer = 'thread' in this.#committer ? this.#committer.thread : undefined;
+    for (const thread of [writer, this.#checkpointer]) {
       if (!thread) continue;
       // Held open until the worker has closed its connection, so the file is never closed under it.
       thread.worker.ref();
@@ -302,21 +304,24 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Group commit: writes issued in the same turn of the event loop run in one
-   * IMMEDIATE transaction, in the order they were issued, and each caller is
-   * answered only after the commit. A token is never handed out before its
-   * record is committed, and a burst of N token requests costs one WAL commit
-   * instead of N (the dominant cost of a token request before this). With
-   * `synchronous = NORMAL` a power loss can drop the last commits (ADR 0004).
+   * Group commit: writes issued together run in one IMMEDIATE transaction, in
+   * the order they were issued, and each caller is answered only after the
+   * commit. On the event loop's connection "together" is one turn of the
+   * event loop; with a writer thread, everything issued while the previous
+   * batch was on the thread. A token is never handed out before its record is
+   * committed, and a burst of N token requests costs one WAL commit instead of
+   * N. With `synchronous = NORMAL` a power loss can drop the last commits (ADR
+   * 0004).
    */
   #write(write: WriteOp): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new Error('the store is closed'));
     return new Promise((resolve, reject) => {
       this.#pending.push({ write, resolve, reject });
       if (this.#pending.length === 1) setImmediate(() => this.#flush());
     });
   }
 
-  /** Sends the pending writes to be committed; resolves once the writer thread has answered. */
+  /** Commits the pending writes, or sends them to the writer thread; resolves once nothing is waiting on it. */
   #flush(): Promise<void> {
     // One batch at a time on the writer thread: what arrives meanwhile waits and goes as the next
     // batch, so under load batches grow (fewer commits) instead of queueing up one per turn.
@@ -325,18 +330,21 @@ export class SqliteStore implements Store {
     this.#pending = [];
     if (batch.length === 0) return Promise.resolve();
     const writes = batch.map((pending) => pending.write);
-    if (this.#writer) {
-      if (this.#writerGone !== undefined) {
-        for (const pending of batch) pending.reject(this.#writerGone);
-        return Promise.resolve();
+    const committer = this.#committer;
+    if ('thread' in committer) {
+      try {
+        // Throws before anything is sent if a write cannot be copied to the thread (a DataCloneError).
+        committer.thread.worker.postMessage(writes);
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+        return this.#flush();
       }
       this.#sent = batch;
-      this.#writer.worker.ref();
-      this.#writer.worker.postMessage(writes);
+      committer.thread.worker.ref();
       return this.#drained();
     }
     try {
-      settle(batch, (this.#commit as (batch: readonly WriteOp[]) => Outcome[])(writes));
+      settle(batch, committer.commit(writes));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
     }
@@ -346,19 +354,27 @@ export class SqliteStore implements Store {
   #answered(answer: { outcomes: Outcome[] } | { failed: Extract<Outcome, { ok: false }> }): void {
     const batch = this.#sent ?? [];
     this.#sent = undefined;
-    this.#writer?.worker.unref();
+    if ('thread' in this.#committer) this.#committer.thread.worker.unref();
     if ('outcomes' in answer) settle(batch, answer.outcomes);
     else for (const pending of batch) pending.reject(outcomeError(answer.failed));
-    if (this.#pending.length > 0) this.#flush();
+    if (this.#pending.length > 0) void this.#flush();
     else for (const resolve of this.#drainWaiters.splice(0)) resolve();
   }
 
-  /** The writer thread died: the write waiting on it and every later one fail (nothing is committed unseen). */
-  #writerLost(error: unknown): void {
-    this.#writerGone ??= error;
-    for (const pending of [...(this.#sent ?? []), ...this.#pending.splice(0)]) pending.reject(this.#writerGone);
+  /**
+   * The writer thread died (or exited unasked). The batch it held may or may
+   * not have been committed: its writes fail, saying so. Later writes are
+   * committed on the event loop's own connection: slower, never stuck. A
+   * thread closed by close() is not lost.
+   */
+  #writerLost(): void {
+    if (!('thread' in this.#committer) || (this.#closed && !this.#sent)) return;
+    this.#committer = { commit: groupCommit(this.#db) };
+    const lost = new Error('the store’s writer thread stopped: this write may or may not have been committed');
+    for (const pending of this.#sent ?? []) pending.reject(lost);
     this.#sent = undefined;
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    if (this.#pending.length > 0) void this.#flush();
   }
 
   /** Resolves when no batch is waiting on the writer thread. */

@@ -95,6 +95,83 @@ it('sqlite: two processes appending to one file with writer threads keep one unb
   await b.close();
 });
 
+for (const writerThread of [false, true]) {
+  const mode = writerThread ? 'on the writer thread' : 'on its own connection';
+  it(`sqlite ${mode}: an empty append changes nothing; the first record links to the genesis given with it`, async () => {
+    const store = new SqliteStore(join(dir, `genesis-${writerThread}.db`), undefined, { writerThread });
+    const genesis = '0'.repeat(64);
+    assert.deepEqual(await store.appendAudit([], link, 'f'.repeat(64)), { seq: 0, hash: 'f'.repeat(64) });
+    const end = await store.appendAudit([auditEntry(1)], link, genesis);
+    const [row] = await store.readAudit();
+    assert.equal(row?.prev, genesis);
+    assert.deepEqual(end, { seq: 1, hash: link(genesis, 1, auditEntry(1).entry) });
+    await store.close();
+  });
+
+  it(`sqlite ${mode}: close() waits for the writes issued before it, not for writes that keep coming`, async () => {
+    const store = new SqliteStore(join(dir, `close-under-load-${writerThread}.db`), undefined, { writerThread });
+    const issued: Promise<boolean>[] = [];
+    let n = 0;
+    let writing = true;
+    const keepWriting = () => {
+      if (!writing) return;
+      const write = store.insert('session', `s${n++}`, {}, { expiresAt: null });
+      write.catch(() => undefined); // looked at below, with allSettled
+      issued.push(write);
+      setImmediate(keepWriting);
+    };
+    keepWriting();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = issued.length;
+    await store.close();
+    writing = false;
+    const outcomes = await Promise.allSettled(issued);
+    assert.ok(outcomes.slice(0, before).every((o) => o.status === 'fulfilled' && o.value === true));
+    assert.ok(outcomes.slice(before).every((o) => o.status === 'rejected' && /the store is closed/.test(String(o.reason))));
+  });
+}
+
+it('sqlite: a server with a writer thread and a one-shot command on its own connection, appending at once, keep one chain and never fail', async () => {
+  const file = join(dir, 'server-and-command.db');
+  const genesis = '0'.repeat(64);
+  const server = new SqliteStore(file, undefined, { writerThread: true });
+  const command = new SqliteStore(file);
+  for (let round = 0; round < 20; round++) {
+    await Promise.all([
+      server.appendAudit([auditEntry(round * 10 + 1)], link, genesis),
+      command.appendAudit([auditEntry(round * 10 + 2), auditEntry(round * 10 + 3)], link, genesis),
+    ]);
+  }
+  const rows = await command.readAudit();
+  assert.equal(rows.length, 60);
+  rows.forEach((row, i) => {
+    assert.equal(row.seq, i + 1);
+    assert.equal(row.prev, i === 0 ? genesis : rows[i - 1]?.hash);
+    assert.equal(row.hash, link(row.prev, row.seq, row.entry));
+  });
+  await server.close();
+  await command.close();
+});
+
+it('sqlite: a write that cannot be copied to the writer thread fails alone; the store goes on', async () => {
+  const store = new SqliteStore(join(dir, 'uncloneable.db'), undefined, { writerThread: true });
+  const row = {
+    seq: 1,
+    entry: '{}',
+    prev: 'p',
+    hash: 'h',
+    time: 1,
+    event: 'e',
+    traceId: null,
+    sub: null,
+    client: null,
+    outcome: 'success',
+  };
+  await assert.rejects(store.importAudit([{ ...row, extra: () => 1 } as typeof row], []), /could not be cloned/);
+  assert.equal(await store.insert('session', 's1', {}, { expiresAt: null }), true);
+  await store.close();
+});
+
 it('sqlite: on the writer thread a write that fails rejects alone and leaves nothing; the rest of its batch commits', async () => {
   const store = new SqliteStore(join(dir, 'writer-failure.db'), undefined, { writerThread: true });
   const row = {

@@ -8,7 +8,7 @@ export interface Running {
 
 /** Starts the IdP of a configuration and closes it cleanly on SIGINT/SIGTERM. */
 export async function serveIdp(config: ParsedConfig): Promise<Running> {
-  const store = await openStore(config);
+  const store = await openStore(config, { server: true });
   const idp = await createIdp({ config, store, logger: { level: process.env.PALISADE_LOG_LEVEL ?? 'warn' } });
   await idp.listen();
   return {
