@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
-import { type AuthorizationDetail, type Clock, InvalidToken, randomToken, sha256 } from '@palisade/core';
-import type { Store } from '@palisade/store';
-import { compactVerify, createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type AuthorizationDetail, type Clock, InvalidToken, randomToken, safeEqual, sha256 } from '@palisade/core';
+import type { Store, StoredRecord } from '@palisade/store';
+import {
+  compactVerify,
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import { currentRequest } from '../audit/context.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { SigningAlgorithm } from '../config/schema.js';
@@ -60,7 +69,8 @@ function halfHash(value: string, alg: SigningAlgorithm): string {
  * Mints and checks every token the IdP issues: JWT access tokens (RFC 9068),
  * ID tokens (OIDC Core §2) and opaque refresh tokens. Every access token gets
  * a store record keyed by `jti`, so revocation and grant-family revocation
- * make it introspect as inactive at once.
+ * make it introspect as inactive at once; the record's token hash lets the
+ * IdP recognize its own tokens without checking their signature (ADR 0011).
  */
 export class TokenIssuer {
   readonly #issuer: string;
@@ -139,6 +149,7 @@ export class TokenIssuer {
       grantId: request.grantId,
       ...(request.derivedFrom ? { derivedFrom: request.derivedFrom } : {}),
       ...(request.jkt ? { jkt: request.jkt } : {}),
+      tokenHash: sha256(token),
     };
     await this.#store.insert('access_token', jti, record, {
       expiresAt: exp,
@@ -220,15 +231,7 @@ export class TokenIssuer {
 
   /** verifyAccessToken, plus the store record (the grant the token hangs off). */
   async inspectAccessToken(token: string): Promise<{ claims: AccessTokenClaims; grantId: string | null }> {
-    let claims: AccessTokenClaims;
-    try {
-      claims = await this.#verifyWithReload(token);
-    } catch (error) {
-      const reason = error instanceof joseErrors.JOSEError ? error.code : 'malformed';
-      throw InvalidToken('the access token is invalid', reason);
-    }
-    const record = await this.#store.find<AccessTokenRecord>('access_token', claims.jti);
-    if (!record) throw InvalidToken('the access token is invalid', 'revoked or unknown jti');
+    const { claims, record } = (await this.#recognize(token)) ?? (await this.#verifyAndFind(token));
     // An exchanged token lives only while every token up its chain does (revocation cascades down, ADR 0006).
     let parent = record.value.derivedFrom;
     for (let hops = 0; parent !== undefined && hops < 16; hops++) {
@@ -325,6 +328,46 @@ export class TokenIssuer {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * A token this IdP issued, recognized byte for byte (ADR 0011): its record
+   * keeps the SHA-256 of the token as signed, a record only the issuer writes,
+   * right after signing. A match proves what the signature would, for a hash
+   * instead of an ECDSA verification. The key that signed it must still be
+   * one of ours (a retired key's tokens fail here as their signatures would)
+   * and the token must not have expired. Anything else (no record, no match,
+   * a record from before token hashes) goes to the signature check.
+   */
+  async #recognize(token: string): Promise<{ claims: AccessTokenClaims; record: StoredRecord<AccessTokenRecord> } | undefined> {
+    let claims: Partial<AccessTokenClaims>;
+    let kid: string | undefined;
+    try {
+      claims = decodeJwt(token) as Partial<AccessTokenClaims>;
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      return undefined;
+    }
+    if (typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || claims.exp <= this.#clock.now()) return undefined;
+    const record = await this.#store.find<AccessTokenRecord>('access_token', claims.jti);
+    const expected = record?.value.tokenHash;
+    if (!record || expected === undefined || !safeEqual(expected, sha256(token))) return undefined;
+    if (!this.#keystore.jwks.keys.some((key) => key.kid === kid)) return undefined;
+    return { claims: claims as AccessTokenClaims, record };
+  }
+
+  /** The signature check of any access token presented as ours, then its record: unknown or revoked tokens have none. */
+  async #verifyAndFind(token: string): Promise<{ claims: AccessTokenClaims; record: StoredRecord<AccessTokenRecord> }> {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await this.#verifyWithReload(token);
+    } catch (error) {
+      const reason = error instanceof joseErrors.JOSEError ? error.code : 'malformed';
+      throw InvalidToken('the access token is invalid', reason);
+    }
+    const record = await this.#store.find<AccessTokenRecord>('access_token', claims.jti);
+    if (!record) throw InvalidToken('the access token is invalid', 'revoked or unknown jti');
+    return { claims, record };
   }
 
   /** Verifies a JWT access token; a key unknown to this node triggers one (rate-limited) reload from the shared store. */

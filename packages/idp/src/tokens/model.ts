@@ -48,6 +48,8 @@ export interface AccessTokenRecord {
   readonly derivedFrom?: string;
   /** RFC 9449 §6: the thumbprint of the key the token is bound to. */
   readonly jkt?: string;
+  /** SHA-256 of the token as issued: the IdP recognizes its own tokens by it (ADR 0011). */
+  readonly tokenHash?: string;
 }
 
 /** Claims of a Palisade access token (RFC 9068 §2.2). */
