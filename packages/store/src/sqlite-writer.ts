@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { groupCommit, type WriteOp } from './sqlite-writes.js';
+import { failure, groupCommit, type WriteOp } from './sqlite-writes.js';
 
 /**
  * The writer thread (SqliteOptions.writerThread): its own connection to the
@@ -26,7 +26,6 @@ parentPort?.on('message', (batch: readonly WriteOp[] | 'close') => {
     parentPort?.postMessage({ outcomes: commit(batch) });
   } catch (error) {
     // The transaction itself failed (BEGIN or COMMIT): every write of the batch fails with it.
-    const { message, code } = error as { message?: unknown; code?: unknown };
-    parentPort?.postMessage({ failed: { ok: false, message: String(message), ...(typeof code === 'string' ? { code } : {}) } });
+    parentPort?.postMessage({ failed: failure(error) });
   }
 });

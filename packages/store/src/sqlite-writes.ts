@@ -78,6 +78,12 @@ export type Outcome =
 
 export type AppendOutcome = { readonly appended: ChainEnd } | { readonly stale: ChainEnd };
 
+/** A failed write's outcome: its message and SQLite's code, never the stack. */
+export function failure(error: unknown): Extract<Outcome, { ok: false }> {
+  const { message, code } = error as { message?: unknown; code?: unknown };
+  return { ok: false, message: String(message), ...(typeof code === 'string' ? { code } : {}) };
+}
+
 /** The error an outcome stands for, on the thread that waits for it. */
 export function outcomeError(outcome: Extract<Outcome, { ok: false }>): Error {
   return Object.assign(new Error(outcome.message), outcome.code === undefined ? {} : { code: outcome.code });
@@ -89,7 +95,8 @@ export function readChainEnd(db: Database.Database, genesis: string): ChainEnd {
   return last ?? { seq: 0, hash: genesis };
 }
 
-const LIVE = '(expires_at IS NULL OR expires_at > @now)';
+/** The condition of a record that has not expired (reads and writes share it). */
+export const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 
 /**
  * Prepares the write statements on `db` and returns the group commit: a
@@ -201,8 +208,7 @@ export function groupCommit(db: Database.Database): (batch: readonly WriteOp[]) 
       } catch (error) {
         // The statement ended the transaction itself (SQLITE_FULL, an I/O error): nothing of the batch stands.
         if (!db.inTransaction) throw error;
-        const { message, code } = error as { message?: unknown; code?: unknown };
-        outcomes.push({ ok: false, message: String(message), ...(typeof code === 'string' ? { code } : {}) });
+        outcomes.push(failure(error));
       }
     }
   });

@@ -10,6 +10,7 @@ import {
   type AppendOutcome,
   type ChainEnd,
   groupCommit,
+  LIVE,
   linkFrom,
   type Outcome,
   outcomeError,
@@ -173,12 +174,11 @@ export class SqliteStore implements Store {
     } else {
       this.#committer = { commit: groupCommit(this.#db) };
     }
-    const live = '(expires_at IS NULL OR expires_at > @now)';
     this.#read = {
-      find: this.#db.prepare(`SELECT * FROM records WHERE kind = @kind AND id = @id AND ${live}`),
+      find: this.#db.prepare(`SELECT * FROM records WHERE kind = @kind AND id = @id AND ${LIVE}`),
       // A range on the primary key rather than LIKE: ids may contain % and _, and the index is used.
       list: this.#db.prepare(
-        `SELECT * FROM records WHERE kind = @kind AND id >= @prefix AND id < @upper AND ${live} ORDER BY created_at, id`,
+        `SELECT * FROM records WHERE kind = @kind AND id >= @prefix AND id < @upper AND ${LIVE} ORDER BY created_at, id`,
       ),
       checkpoints: this.#db.prepare('SELECT seq, hash, signature, created_at FROM audit_checkpoints ORDER BY seq'),
     };

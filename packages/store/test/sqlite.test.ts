@@ -72,6 +72,18 @@ const auditEntry = (n: number) => ({
   index: { time: n, event: 'token.issued', traceId: null, sub: null, client: null, outcome: 'success' },
 });
 
+/** A row as `importAudit` takes it. */
+const row = { seq: 1, entry: '{}', prev: 'p', hash: 'h', time: 1, event: 'e', traceId: null, sub: null, client: null, outcome: 'success' };
+
+/** Every record links to the one before, from `genesis`, and hashes to what it says. */
+function assertOneChain(rows: readonly { seq: number; entry: string; prev: string; hash: string }[], genesis: string): void {
+  rows.forEach((r, i) => {
+    assert.equal(r.seq, i + 1);
+    assert.equal(r.prev, i === 0 ? genesis : rows[i - 1]?.hash);
+    assert.equal(r.hash, link(r.prev, r.seq, r.entry));
+  });
+}
+
 it('sqlite: two processes appending to one file with writer threads keep one unbroken chain', async () => {
   const file = join(dir, 'two-writers.db');
   const genesis = '0'.repeat(64);
@@ -86,11 +98,7 @@ it('sqlite: two processes appending to one file with writer threads keep one unb
   }
   const rows = await a.readAudit();
   assert.equal(rows.length, 30);
-  rows.forEach((row, i) => {
-    assert.equal(row.seq, i + 1);
-    assert.equal(row.prev, i === 0 ? genesis : rows[i - 1]?.hash);
-    assert.equal(row.hash, link(row.prev, row.seq, row.entry));
-  });
+  assertOneChain(rows, genesis);
   await a.close();
   await b.close();
 });
@@ -144,29 +152,13 @@ it('sqlite: a server with a writer thread and a one-shot command on its own conn
   }
   const rows = await command.readAudit();
   assert.equal(rows.length, 60);
-  rows.forEach((row, i) => {
-    assert.equal(row.seq, i + 1);
-    assert.equal(row.prev, i === 0 ? genesis : rows[i - 1]?.hash);
-    assert.equal(row.hash, link(row.prev, row.seq, row.entry));
-  });
+  assertOneChain(rows, genesis);
   await server.close();
   await command.close();
 });
 
 it('sqlite: a write that cannot be copied to the writer thread fails alone; the store goes on', async () => {
   const store = new SqliteStore(join(dir, 'uncloneable.db'), undefined, { writerThread: true });
-  const row = {
-    seq: 1,
-    entry: '{}',
-    prev: 'p',
-    hash: 'h',
-    time: 1,
-    event: 'e',
-    traceId: null,
-    sub: null,
-    client: null,
-    outcome: 'success',
-  };
   await assert.rejects(store.importAudit([{ ...row, extra: () => 1 } as typeof row], []), /could not be cloned/);
   assert.equal(await store.insert('session', 's1', {}, { expiresAt: null }), true);
   await store.close();
@@ -174,18 +166,6 @@ it('sqlite: a write that cannot be copied to the writer thread fails alone; the 
 
 it('sqlite: on the writer thread a write that fails rejects alone and leaves nothing; the rest of its batch commits', async () => {
   const store = new SqliteStore(join(dir, 'writer-failure.db'), undefined, { writerThread: true });
-  const row = {
-    seq: 1,
-    entry: '{}',
-    prev: 'p',
-    hash: 'h',
-    time: 1,
-    event: 'e',
-    traceId: null,
-    sub: null,
-    client: null,
-    outcome: 'success',
-  };
   const [refused, inserted] = await Promise.allSettled([
     // The first row goes in, the second collides with it: the write's savepoint takes the first back out.
     store.importAudit([row, row], []),
