@@ -95,16 +95,20 @@ export class Approvals {
     const metadata = await this.options.client.metadata();
     const endpoint = metadata.backchannel_authentication_endpoint;
     if (typeof endpoint !== 'string') throw new ApprovalRefused('unavailable', 'the identity provider does not offer CIBA approvals');
-    const response = await this.options.client.post(endpoint, {
-      scope: 'openid',
-      // Palisade subjects are usernames: the token's own user is the one asked (CIBA §7.1 login_hint).
-      login_hint: token.sub,
-      binding_message: tool.bindingMessage(args),
-      authorization_details: JSON.stringify([...required, binding]),
-      resource: this.options.resource,
-      requested_expiry: String(this.options.wait),
-      client_notification_token: notificationToken,
-    });
+    const response = await this.options.client.post(
+      endpoint,
+      {
+        scope: 'openid',
+        // Palisade subjects are usernames: the token's own user is the one asked (CIBA §7.1 login_hint).
+        login_hint: token.sub,
+        binding_message: tool.bindingMessage(args),
+        authorization_details: JSON.stringify([...required, binding]),
+        resource: this.options.resource,
+        requested_expiry: String(this.options.wait),
+        client_notification_token: notificationToken,
+      },
+      { traceId: token.traceId },
+    );
     const asked = (await response.json()) as { auth_req_id?: string; expires_in?: number; interval?: number; error?: string };
     if (!response.ok || typeof asked.auth_req_id !== 'string') {
       if (asked.error === 'unknown_user_id')
@@ -127,6 +131,8 @@ export class Approvals {
   async #wait(notificationToken: string, asked: { authReqId: string; interval: number }, call: PendingCall): Promise<string> {
     const key = sha256(notificationToken);
     const { authReqId } = asked;
+    // Polls and the redemption continue the call's trace, as the backchannel request did.
+    const { traceId } = call.token;
     const deadline = Date.now() + this.options.wait * 1000;
     const progress = () => {
       const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
@@ -146,7 +152,9 @@ export class Approvals {
           notify: (notice) => {
             notified = true;
             settle(
-              notice.kind === 'ping' ? polling.then((token) => token ?? this.#redeem(authReqId)) : this.#pushed(notice.body, authReqId),
+              notice.kind === 'ping'
+                ? polling.then((token) => token ?? this.#redeem(authReqId, traceId))
+                : this.#pushed(notice.body, authReqId),
             );
           },
         });
@@ -162,7 +170,7 @@ export class Approvals {
           let interval = asked.interval;
           const poll = () => {
             if (notified || ended) return;
-            polling = this.#poll(authReqId, () => {
+            polling = this.#poll(authReqId, traceId, () => {
               interval += 5;
             });
             settle(polling);
@@ -198,9 +206,9 @@ export class Approvals {
   }
 
   /** One poll (CIBA §10.1): the token, or undefined while the person has not decided. */
-  async #poll(authReqId: string, slowDown: () => void): Promise<string | undefined> {
+  async #poll(authReqId: string, traceId: string | undefined, slowDown: () => void): Promise<string | undefined> {
     try {
-      return (await this.options.client.tokenRequest({ grant_type: CIBA_GRANT, auth_req_id: authReqId })).access_token;
+      return (await this.options.client.tokenRequest({ grant_type: CIBA_GRANT, auth_req_id: authReqId }, { traceId })).access_token;
     } catch (error) {
       if (!(error instanceof TokenEndpointError)) throw error;
       if (error.error === 'authorization_pending') return undefined;
@@ -212,9 +220,9 @@ export class Approvals {
     }
   }
 
-  async #redeem(authReqId: string): Promise<string> {
+  async #redeem(authReqId: string, traceId: string | undefined): Promise<string> {
     try {
-      const issued = await this.options.client.tokenRequest({ grant_type: CIBA_GRANT, auth_req_id: authReqId });
+      const issued = await this.options.client.tokenRequest({ grant_type: CIBA_GRANT, auth_req_id: authReqId }, { traceId });
       return issued.access_token;
     } catch (error) {
       if (error instanceof TokenEndpointError) throw refusalOf(error.error);
@@ -251,7 +259,8 @@ export class Approvals {
       throw new ApprovalRefused('mismatch', 'the approval does not match this call');
     if (Number(binding.expires_at) < this.options.now())
       throw new ApprovalRefused('expired', 'the approval came after the call stopped waiting');
-    return approval;
+    // The call goes on under the approval token, in the call's trace.
+    return call.token.traceId === undefined ? approval : { ...approval, traceId: call.token.traceId };
   }
 }
 

@@ -1,12 +1,6 @@
 import type { AuditDraft } from '@palisade/audit';
 import type { AuthorizationDetail } from '@palisade/core';
-import {
-  type AuditSink,
-  currentTraceId,
-  InsufficientAuthorization,
-  type TokenExchanger,
-  type VerifiedToken,
-} from '@palisade/resource-server';
+import { type AuditSink, InsufficientAuthorization, type TokenExchanger, type VerifiedToken } from '@palisade/resource-server';
 import { ApprovalRefused, type Approvals } from './approval.js';
 import { callDownstream, type Downstream, type ToolResult, toolError } from './downstream.js';
 import { type Arguments, MissingArgument } from './template.js';
@@ -26,7 +20,7 @@ function decision(
   tool: string,
   outcome: { allowed: boolean; reason?: string; data?: Record<string, unknown>; required?: readonly AuthorizationDetail[] },
 ): AuditDraft {
-  const traceId = currentTraceId();
+  const { traceId } = token;
   return {
     event: outcome.allowed ? 'tool.call_allowed' : 'tool.call_denied',
     outcome: outcome.allowed ? 'success' : 'failure',

@@ -124,7 +124,7 @@ export async function callDownstream(
       ...presentation,
       accept: 'application/json, text/*;q=0.9, */*;q=0.5',
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...traceHeaders(),
+      ...traceHeaders(subject.traceId),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     redirect: 'error',

@@ -2,16 +2,8 @@ import { readFileSync } from 'node:fs';
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import { InvalidRequest, jsonDepth, OAuthError } from '@palisade/core';
 
-import {
-  type AuditSink,
-  currentTraceId,
-  DpopKey,
-  requireScope,
-  ServiceClient,
-  TokenExchanger,
-  TokenVerifier,
-} from '@palisade/resource-server';
-import { protect, tokenOf } from '@palisade/resource-server/fastify';
+import { type AuditSink, DpopKey, requireScope, ServiceClient, TokenExchanger, TokenVerifier } from '@palisade/resource-server';
+import { protect, tokenOf, traceOf } from '@palisade/resource-server/fastify';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Approvals, TOOL_CALL_TYPE } from './approval.js';
 import { authorizeCall, type CallContext } from './call.js';
@@ -167,7 +159,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     protect(scope, verifier, { name: config.name, scopes: config.scopes, authorizationDetailsTypes: types });
     // After protect's trace hook: every log line of the request carries its trace id.
     scope.addHook('onRequest', async (request, reply) => {
-      request.log = request.log.child({ trace_id: currentTraceId() });
+      request.log = request.log.child({ trace_id: traceOf(request) });
       reply.log = request.log;
     });
     scope.route({

@@ -1,6 +1,5 @@
 import { AuditSender } from '@palisade/audit';
 import { ServiceClient } from './client-credentials.js';
-import { outsideTrace } from './trace.js';
 
 export interface ToolAuditOptions {
   readonly issuer: string;
@@ -22,7 +21,7 @@ export function toolAuditSender(options: ToolAuditOptions): AuditSender {
     endpoint: `${base}/audit/events`,
     component: options.component,
     // Delivery happens in the background, whichever request's event started it: it is not part of that trace.
-    token: ({ refresh }) => outsideTrace(() => client.ownToken({ resource: `${base}/audit`, scope: 'audit.write', refresh })),
+    token: ({ refresh }) => client.ownToken({ resource: `${base}/audit`, scope: 'audit.write', refresh }),
     ...(options.bufferFile ? { bufferFile: options.bufferFile } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   });

@@ -91,13 +91,18 @@ export class ServiceClient {
     return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
   }
 
-  /** A form POST to one of the IdP's endpoints, authenticated as this client (client_secret_basic), in the current trace. */
-  async post(endpoint: string, params: Record<string, string>, init: { signal?: AbortSignal } = {}): Promise<Response> {
+  /** A form POST to one of the IdP's endpoints, authenticated as this client (client_secret_basic), in `traceId`'s trace if given. */
+  async post(
+    endpoint: string,
+    params: Record<string, string>,
+    init: { signal?: AbortSignal; traceId?: string | undefined } = {},
+  ): Promise<Response> {
+    const { traceId, ...rest } = init;
     const request = {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#basic(), ...traceHeaders() },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#basic(), ...traceHeaders(traceId) },
       body: new URLSearchParams(params).toString(),
-      ...init,
+      ...rest,
     };
     return this.options.dpop ? (await this.options.dpop).fetch(endpoint, request) : fetch(endpoint, request);
   }
@@ -121,14 +126,14 @@ export class ServiceClient {
   }
 
   /** One token request; the answer's token and when it stops being handed out. */
-  async request(params: Record<string, string>): Promise<Cached> {
-    const issued = await this.tokenRequest(params);
+  async request(params: Record<string, string>, init: { traceId?: string | undefined } = {}): Promise<Cached> {
+    const issued = await this.tokenRequest(params, init);
     return { token: issued.access_token, exp: this.options.now() + (issued.expires_in ?? 0), type: issued.token_type };
   }
 
   /** One token request, with the whole successful answer (RFC 6749 §5.1), else a TokenEndpointError. */
-  async tokenRequest(params: Record<string, string>): Promise<TokenResponse> {
-    const response = await this.post(await this.tokenEndpoint(), params);
+  async tokenRequest(params: Record<string, string>, init: { traceId?: string | undefined } = {}): Promise<TokenResponse> {
+    const response = await this.post(await this.tokenEndpoint(), params, init);
     const body = (await response.json()) as Partial<TokenResponse> & { error?: string };
     if (!response.ok || typeof body.access_token !== 'string')
       throw new TokenEndpointError(response.status, body.error ?? 'invalid_response');
@@ -139,16 +144,22 @@ export class ServiceClient {
     return entry !== undefined && entry.exp - this.options.refreshMargin > this.options.now();
   }
 
-  /** This service's own token (client credentials), for `resource` and `scope` when given. */
-  async ownToken(options: { resource?: string; scope?: string; refresh?: boolean } = {}): Promise<string> {
+  /**
+   * This service's own token (client credentials), for `resource` and `scope`
+   * when given; fetched, when it must be, in the trace of the call that needs it.
+   */
+  async ownToken(options: { resource?: string; scope?: string; refresh?: boolean; traceId?: string | undefined } = {}): Promise<string> {
     const key = `${options.resource ?? ''}\u0000${options.scope ?? ''}`;
     const cached = this.#cache.get(key);
     if (!options.refresh && this.fresh(cached)) return cached.token;
-    const issued = await this.request({
-      grant_type: 'client_credentials',
-      ...(options.resource ? { resource: options.resource } : {}),
-      ...(options.scope ? { scope: options.scope } : {}),
-    });
+    const issued = await this.request(
+      {
+        grant_type: 'client_credentials',
+        ...(options.resource ? { resource: options.resource } : {}),
+        ...(options.scope ? { scope: options.scope } : {}),
+      },
+      { traceId: options.traceId },
+    );
     this.#cache.set(key, issued);
     return issued.token;
   }

@@ -61,11 +61,12 @@ export class TokenExchanger {
     const key = `${subject.jti}\u0000${audience}\u0000${details}\u0000${type}`;
     const cached = this.#cache.get(key);
     if (this.#caching && this.#client.fresh(cached)) return cached;
-    const issued = await this.#exchange({
+    // The exchange continues the subject's request's trace (W3C Trace Context), so the IdP's event joins it.
+    const issued = await this.#exchange(subject.traceId, {
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: subject.token,
       subject_token_type: ACCESS_TOKEN,
-      actor_token: await this.#client.ownToken(),
+      actor_token: await this.#client.ownToken({ traceId: subject.traceId }),
       actor_token_type: ACCESS_TOKEN,
       audience,
       ...(details ? { authorization_details: details } : {}),
@@ -95,13 +96,13 @@ export class TokenExchanger {
     const headers = new Headers(rest.headers);
     for (const [name, value] of Object.entries(await this.presentation(issued, rest.method ?? 'GET', url))) headers.set(name, value);
     // The next tool continues this request's trace (W3C Trace Context).
-    for (const [name, value] of Object.entries(traceHeaders())) headers.set(name, value);
+    for (const [name, value] of Object.entries(traceHeaders(subject.traceId))) headers.set(name, value);
     return fetch(url, { ...rest, headers });
   }
 
-  async #exchange(params: Record<string, string>) {
+  async #exchange(traceId: string | undefined, params: Record<string, string>) {
     try {
-      return await this.#client.request(params);
+      return await this.#client.request(params, { traceId });
     } catch (error) {
       if (error instanceof TokenEndpointError) throw new ExchangeError(error.status, error.error);
       throw error;

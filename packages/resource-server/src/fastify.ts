@@ -1,1 +1,1 @@
-export { protect, refuse, tokenOf } from './adapters/fastify.js';
+export { protect, refuse, tokenOf, traceOf } from './adapters/fastify.js';

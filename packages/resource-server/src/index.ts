@@ -13,7 +13,7 @@ export { ExchangeError, type ExchangerOptions, TokenExchanger } from './exchange
 export type { IntrospectionOptions } from './introspection.js';
 export { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from './metadata.js';
 export { InsufficientAuthorization, requireDetail, requireScope } from './require.js';
-export { currentTraceId, inTrace, traceHeaders } from './trace.js';
+export { requestTrace, traceHeaders } from './trace.js';
 export {
   type DpopOptions,
   DpopRefusal,

@@ -1,25 +1,18 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { newTraceId, parseTraceparent, traceparent } from '@palisade/audit';
 
-/** The trace a request belongs to, available to everything it calls (exchange, fetch, audit). */
-const traces = new AsyncLocalStorage<{ readonly traceId: string }>();
-
-/** Runs `work` in the caller's trace (W3C `traceparent`), or in a new one. */
-export function inTrace<T>(header: string | string[] | undefined, work: () => T): T {
-  return traces.run({ traceId: parseTraceparent(header) ?? newTraceId() }, work);
+/**
+ * The trace an incoming request belongs to (W3C Trace Context): the caller's
+ * `traceparent` continued, or a new trace. It travels explicitly, on the
+ * request's `VerifiedToken` (`traceId`), to the exchanges, fetches and audit
+ * events made for that request, not through AsyncLocalStorage: on Node 20 an
+ * AsyncLocalStorage, once used, runs a hook on every promise of the process,
+ * which cost a verifying tool about a fifth of its CPU (docs/performance.md).
+ */
+export function requestTrace(header: string | string[] | undefined): string {
+  return parseTraceparent(header) ?? newTraceId();
 }
 
-export function currentTraceId(): string | undefined {
-  return traces.getStore()?.traceId;
-}
-
-/** Headers that carry the current trace to the next hop (the IdP, another tool). */
-export function traceHeaders(): Record<string, string> {
-  const traceId = currentTraceId();
+/** Headers that carry `traceId` to the next hop (the IdP, another tool), from a new span of ours. */
+export function traceHeaders(traceId: string | undefined): Record<string, string> {
   return traceId ? { traceparent: traceparent(traceId) } : {};
-}
-
-/** Runs `work` outside any trace: background work (audit delivery) is nobody's call. */
-export function outsideTrace<T>(work: () => T): T {
-  return traces.exit(work);
 }

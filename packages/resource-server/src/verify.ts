@@ -28,6 +28,12 @@ export interface VerifiedToken {
   /** RFC 9449 §6.1: the thumbprint of the key a DPoP-bound token is bound to. */
   readonly jkt: string | undefined;
   readonly claims: JWTPayload;
+  /**
+   * The W3C trace of the request that presented the token (set by
+   * `verifyRequest` when the request names one, as the adapters do):
+   * exchanges and fetches made for this request continue it.
+   */
+  readonly traceId?: string;
 }
 
 /** Where the token came from: an incoming request's pieces, framework-neutral. */
@@ -38,6 +44,8 @@ export interface IncomingRequest {
   readonly url: string;
   /** A parsed form body, if any, to refuse tokens sent there (OAuth 2.1 §5.1). */
   readonly body?: unknown;
+  /** The request's trace (`requestTrace`), put on the verified token it returns. */
+  readonly traceId?: string | undefined;
 }
 
 export interface VerifierOptions {
@@ -102,6 +110,11 @@ const ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
 function header(request: IncomingRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The request's copy of a (possibly cached, shared) verified token, with the request's trace. */
+function inTrace(verified: VerifiedToken, traceId: string | undefined): VerifiedToken {
+  return traceId === undefined ? verified : { ...verified, traceId };
 }
 
 function actorsOf(act: unknown): string[] {
@@ -269,7 +282,8 @@ export class TokenVerifier {
    * The whole check of an incoming request: the token, and for a DPoP-bound
    * one its proof (RFC 9449 §7): `htm`, `htu` (this resource's origin and the
    * request path, without query), `iat`, `jti` once, `ath` and the key
-   * thumbprint. Undefined when there is no token.
+   * thumbprint. Undefined when there is no token. The token returned is this
+   * request's own copy, carrying its `traceId`; `verify` keeps the shared one.
    */
   async verifyRequest(request: IncomingRequest): Promise<VerifiedToken | undefined> {
     const presented = this.presentedToken(request);
@@ -285,7 +299,7 @@ export class TokenVerifier {
     if (!dpop) {
       if (verified.jkt !== undefined) throw new DpopRefusal(InvalidToken('the access token is DPoP-bound: send it with a DPoP proof'));
       if (this.#dpop.required) throw new DpopRefusal(InvalidToken('this resource accepts DPoP-bound tokens only'));
-      return verified;
+      return inTrace(verified, request.traceId);
     }
     if (verified.jkt === undefined) throw new DpopRefusal(InvalidToken('the access token is not DPoP-bound'));
     const path = request.url.split('?')[0] ?? '/';
@@ -313,7 +327,7 @@ export class TokenVerifier {
       const nonce = error.error === 'use_dpop_nonce' ? await this.#dpop.nonces?.current() : undefined;
       throw new DpopRefusal(error, nonce);
     }
-    return verified;
+    return inTrace(verified, request.traceId);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { traceparent } from '@palisade/audit';
 import { type AuditSink, auditWhenFinished } from '../decisions.js';
-import { currentTraceId, inTrace } from '../trace.js';
+import { requestTrace } from '../trace.js';
 import type { TokenVerifier, VerifiedToken } from '../verify.js';
 import { sendRefusal } from './node-http.js';
 
@@ -24,26 +24,24 @@ export interface ExpressLikeRequest extends IncomingMessage {
  */
 export function requireToken(verifier: TokenVerifier, options: { readonly audit?: AuditSink } = {}) {
   return (request: ExpressLikeRequest, response: ServerResponse, next: (error?: unknown) => void): void => {
-    // The rest of the chain (routes, exchanges, fetches) runs in the caller's trace.
-    inTrace(request.headers.traceparent, () => {
-      const traceId = currentTraceId();
-      if (traceId) response.setHeader('traceparent', traceparent(traceId));
-      const url = request.originalUrl ?? request.url ?? '/';
-      auditWhenFinished(response, options.audit, {
-        audience: verifier.audience,
-        operation: `${request.method} ${url.split('?')[0]}`,
-        traceId,
-        token: () => request.palisadeToken,
-      });
-      verifier
-        .verifyRequest({ headers: request.headers, method: request.method ?? 'GET', url, body: request.body })
-        .then((token) => {
-          if (!token) return sendRefusal(response, verifier.audience, undefined, { dpopRequired: verifier.dpopRequired });
-          request.palisadeToken = token;
-          next();
-        })
-        .catch((error: unknown) => sendRefusal(response, verifier.audience, error));
+    // The caller's trace (or a new one) goes on req.palisadeToken: the routes' exchanges and fetches continue it.
+    const traceId = requestTrace(request.headers.traceparent);
+    response.setHeader('traceparent', traceparent(traceId));
+    const url = request.originalUrl ?? request.url ?? '/';
+    auditWhenFinished(response, options.audit, {
+      audience: verifier.audience,
+      operation: `${request.method} ${url.split('?')[0]}`,
+      traceId,
+      token: () => request.palisadeToken,
     });
+    verifier
+      .verifyRequest({ headers: request.headers, method: request.method ?? 'GET', url, body: request.body, traceId })
+      .then((token) => {
+        if (!token) return sendRefusal(response, verifier.audience, undefined, { dpopRequired: verifier.dpopRequired });
+        request.palisadeToken = token;
+        next();
+      })
+      .catch((error: unknown) => sendRefusal(response, verifier.audience, error));
   };
 }
 

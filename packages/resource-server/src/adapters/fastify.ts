@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorAnswer } from '../challenge.js';
 import { type AuditSink, decisionEvent, noteRefusal, refusalOf } from '../decisions.js';
 import { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from '../metadata.js';
-import { currentTraceId, inTrace } from '../trace.js';
+import { requestTrace } from '../trace.js';
 import type { TokenVerifier, VerifiedToken } from '../verify.js';
 
 declare module 'fastify' {
@@ -20,8 +20,13 @@ export function tokenOf(request: FastifyRequest): VerifiedToken {
   return request.palisadeToken;
 }
 
-/** The trace each request runs in (onResponse runs outside the request's async context). */
-const tracesOf = new WeakMap<FastifyRequest, string>();
+/** The trace of each request behind `protect`. */
+const traces = new WeakMap<FastifyRequest, string>();
+
+/** The W3C trace id of a request behind `protect`: the caller's, or the one started for it. */
+export function traceOf(request: FastifyRequest): string | undefined {
+  return traces.get(request);
+}
 
 /** Sends the RFC 6750 / RFC 9728 answer for a refusal. */
 export function refuse(
@@ -65,14 +70,13 @@ export function protect(
       (request.method === 'GET' || request.method === 'HEAD') && (pathOnly === path || pathOnly === '/.well-known/oauth-protected-resource')
     );
   };
-  // Every call runs in the caller's trace (or a new one): exchanges and calls onward carry it, and so do the audit events.
+  // Every call continues the caller's trace (or starts one): it goes on the verified token, so exchanges and
+  // calls onward carry it, and on the audit events.
   app.addHook('onRequest', (request, reply, done) => {
-    inTrace(request.headers.traceparent, () => {
-      const traceId = currentTraceId() as string;
-      tracesOf.set(request, traceId);
-      reply.header('traceparent', traceparent(traceId));
-      done();
-    });
+    const traceId = requestTrace(request.headers.traceparent);
+    traces.set(request, traceId);
+    reply.header('traceparent', traceparent(traceId));
+    done();
   });
   const { audit } = options;
   if (audit) {
@@ -85,7 +89,7 @@ export function protect(
           token: request.palisadeToken,
           status: reply.statusCode,
           error: refusalOf(reply.raw),
-          traceId: tracesOf.get(request),
+          traceId: traces.get(request),
         }),
       );
     });
@@ -96,7 +100,12 @@ export function protect(
     // Only the metadata documents are public; any other path, /.well-known/ or not, needs a token.
     if (isMetadata(request)) return;
     try {
-      const token = await verifier.verifyRequest({ headers: request.headers, method: request.method, url: request.url });
+      const token = await verifier.verifyRequest({
+        headers: request.headers,
+        method: request.method,
+        url: request.url,
+        traceId: traces.get(request),
+      });
       if (!token) return refuse(reply, verifier.audience, undefined, metadata.scopes, { dpopRequired: verifier.dpopRequired });
       request.palisadeToken = token;
     } catch (error) {

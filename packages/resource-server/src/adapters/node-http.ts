@@ -3,7 +3,7 @@ import { traceparent } from '@palisade/audit';
 import { errorAnswer } from '../challenge.js';
 import { type AuditSink, auditWhenFinished, noteRefusal } from '../decisions.js';
 import { protectedResourceMetadata, protectedResourceMetadataPath, type ResourceMetadataOptions } from '../metadata.js';
-import { currentTraceId, inTrace } from '../trace.js';
+import { requestTrace } from '../trace.js';
 import type { TokenVerifier, VerifiedToken } from '../verify.js';
 
 export type ProtectedHandler = (request: IncomingMessage, response: ServerResponse, token: VerifiedToken) => unknown;
@@ -40,29 +40,29 @@ export function protectNodeHandler(
 ): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
   const path = protectedResourceMetadataPath(verifier.audience);
   const document = JSON.stringify(protectedResourceMetadata({ ...metadata, audience: verifier.audience, issuer: verifier.issuer }));
-  return (request, response) =>
-    inTrace(request.headers.traceparent, async () => {
-      const url = request.url ?? '/';
-      if (request.method === 'GET' && (url === path || url === '/.well-known/oauth-protected-resource')) {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(document);
-        return;
-      }
-      const traceId = currentTraceId();
-      if (traceId) response.setHeader('traceparent', traceparent(traceId));
-      let verified: VerifiedToken | undefined;
-      auditWhenFinished(response, options.audit, {
-        audience: verifier.audience,
-        operation: `${request.method} ${url.split('?')[0]}`,
-        traceId,
-        token: () => verified,
-      });
-      try {
-        const token = await verifier.verifyRequest({ headers: request.headers, method: request.method ?? 'GET', url });
-        if (!token) return sendRefusal(response, verifier.audience, undefined, { dpopRequired: verifier.dpopRequired });
-        verified = token;
-        await handler(request, response, token);
-      } catch (error) {
-        if (!response.headersSent) sendRefusal(response, verifier.audience, error);
-      }
+  return async (request, response) => {
+    const url = request.url ?? '/';
+    if (request.method === 'GET' && (url === path || url === '/.well-known/oauth-protected-resource')) {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(document);
+      return;
+    }
+    // The caller's trace (or a new one) goes on the token the handler gets: its exchanges and fetches continue it.
+    const traceId = requestTrace(request.headers.traceparent);
+    response.setHeader('traceparent', traceparent(traceId));
+    let verified: VerifiedToken | undefined;
+    auditWhenFinished(response, options.audit, {
+      audience: verifier.audience,
+      operation: `${request.method} ${url.split('?')[0]}`,
+      traceId,
+      token: () => verified,
     });
+    try {
+      const token = await verifier.verifyRequest({ headers: request.headers, method: request.method ?? 'GET', url, traceId });
+      if (!token) return sendRefusal(response, verifier.audience, undefined, { dpopRequired: verifier.dpopRequired });
+      verified = token;
+      await handler(request, response, token);
+    } catch (error) {
+      if (!response.headersSent) sendRefusal(response, verifier.audience, error);
+    }
+  };
 }
