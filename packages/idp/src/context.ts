@@ -1,6 +1,7 @@
 import type { Clock, DpopNonces } from '@palisade/core';
 import type { Store } from '@palisade/store';
 import type { FastifyBaseLogger } from 'fastify';
+import type { RequestContext } from './audit/context.js';
 import type { AuditTrail } from './audit/trail.js';
 import type { Backchannel } from './ciba/backchannel.js';
 import type { RateLimits } from './http/rate-limit.js';
@@ -40,6 +41,12 @@ export interface IdpContext {
   readonly dpopNonces: DpopNonces;
   /** Structured events (never a token, code, secret or password). */
   readonly log: FastifyBaseLogger;
+  /**
+   * The request being served (its trace, endpoint, client and grant), on the
+   * copy of the context each route hands down (`serving`); absent in
+   * background work. Audit events recorded with it carry its trace.
+   */
+  readonly request?: RequestContext;
 }
 
 export const PATHS = {

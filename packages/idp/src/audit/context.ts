@@ -1,7 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { newSpanId, newTraceId, parseTraceparent } from '@palisade/audit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-
+import type { IdpContext } from '../context.js';
 /** What every audit event recorded while serving one request shares. */
 export interface RequestContext {
   /** W3C Trace Context trace-id: the caller's, or a new one. */
@@ -15,8 +14,7 @@ export interface RequestContext {
   grantType?: string;
 }
 
-export const requestContext = new AsyncLocalStorage<RequestContext>();
-/** The same contexts by request, for hooks that run outside the request's async context (onResponse). */
+/** The context of each request, set by `traceRequests`. */
 const byRequest = new WeakMap<FastifyRequest, RequestContext>();
 
 export function contextOf(request: FastifyRequest): RequestContext | undefined {
@@ -24,7 +22,20 @@ export function contextOf(request: FastifyRequest): RequestContext | undefined {
 }
 
 /**
- * Every request runs inside a context carrying its trace: the caller's
+ * The IdP's context for serving `request`: what routes hand to grants,
+ * interaction steps and the token issuer, so the events they record carry the
+ * request's trace. The context travels explicitly, not in an
+ * AsyncLocalStorage: on Node 20 one, once used, runs a hook on every promise
+ * of the process, about a seventh of the CPU of a client_credentials token
+ * (docs/performance.md).
+ */
+export function serving(idp: IdpContext, request: FastifyRequest): IdpContext {
+  const context = byRequest.get(request);
+  return context ? { ...idp, request: context } : idp;
+}
+
+/**
+ * Every request gets a context carrying its trace: the caller's
  * `traceparent` is continued (so the agent, the gateway, the tools and the
  * IdP share one trace id), or a new trace starts; the response names this
  * server's span so the caller can link to it.
@@ -34,16 +45,11 @@ export function traceRequests(app: FastifyInstance): void {
     const traceId = parseTraceparent(request.headers.traceparent) ?? newTraceId();
     const spanId = newSpanId();
     reply.header('traceparent', `00-${traceId}-${spanId}-01`);
-    const context: RequestContext = { traceId, spanId, endpoint: request.url.split('?')[0] ?? '' };
-    byRequest.set(request, context);
+    byRequest.set(request, { traceId, spanId, endpoint: request.url.split('?')[0] ?? '' });
     // Log lines of this request name its trace, so logs and the audit trail join up (issue 10).
     const log = request.log.child({ trace_id: traceId });
     request.log = log;
     reply.log = log;
-    requestContext.run(context, done);
+    done();
   });
-}
-
-export function currentRequest(): RequestContext | undefined {
-  return requestContext.getStore();
 }

@@ -2,6 +2,7 @@ import { AUDIT_EVENTS, type AuditEvent, type AuditEventName } from '@palisade/au
 import { InsufficientScope, InvalidRequest, InvalidToken, toOAuthError } from '@palisade/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { serving } from '../audit/context.js';
 import type { IdpContext } from '../context.js';
 import { noStore, sendBearerError, sendError } from '../http/responses.js';
 
@@ -46,8 +47,8 @@ const body = z.strictObject({ events: z.array(z.unknown()).min(1).max(MAX_EVENTS
  * claims. An event id seen before is acknowledged and not appended again,
  * so a sender that retries after a lost answer creates no duplicates.
  */
-export function auditIngestion(app: FastifyInstance, ctx: IdpContext): void {
-  const audience = `${ctx.realm.issuer.replace(/\/$/, '')}/audit`;
+export function auditIngestion(app: FastifyInstance, idp: IdpContext): void {
+  const audience = `${idp.realm.issuer.replace(/\/$/, '')}/audit`;
   const reporters = new WeakMap<FastifyRequest, string>();
   app.post(
     AUDIT_PATH,
@@ -59,7 +60,7 @@ export function auditIngestion(app: FastifyInstance, ctx: IdpContext): void {
           const header = request.headers.authorization;
           const match = header === undefined ? undefined : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
           if (!match?.[1]) return sendBearerError(reply, undefined);
-          const claims = await ctx.tokens.verifyAccessToken(match[1]);
+          const claims = await idp.tokens.verifyAccessToken(match[1]);
           if (![claims.aud].flat().includes(audience)) throw InvalidToken('the token is not meant for the audit trail');
           if (!(claims.scope ?? '').split(' ').includes(AUDIT_WRITE_SCOPE))
             throw InsufficientScope(`the ${AUDIT_WRITE_SCOPE} scope is required`);
@@ -71,6 +72,7 @@ export function auditIngestion(app: FastifyInstance, ctx: IdpContext): void {
       },
     },
     async (request, reply) => {
+      const ctx = serving(idp, request);
       const reporter = reporters.get(request);
       if (reporter === undefined) return sendBearerError(reply, undefined);
       try {

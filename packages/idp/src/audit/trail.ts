@@ -15,7 +15,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CompactSign } from 'jose';
 import type { ParsedConfig, SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
-import { currentRequest } from './context.js';
+import type { RequestContext } from './context.js';
 import { OtlpExporter } from './otlp.js';
 
 /** Where the trail reports its own trouble: the server's logger, or the CLI's stderr. */
@@ -98,9 +98,8 @@ export class AuditTrail {
     this.#timer.unref();
   }
 
-  /** Records an event from this process; the trace and component come from the request being served. */
-  record(draft: AuditDraft): void {
-    const request = currentRequest();
+  /** Records an event from this process; the trace comes from `request`, the request being served (`ctx.request`). */
+  record(draft: AuditDraft, request?: RequestContext): void {
     this.append({
       ...draft,
       component: draft.component ?? this.#component,

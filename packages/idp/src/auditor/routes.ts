@@ -1,5 +1,6 @@
 import type { AuditEvent } from '@palisade/audit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { AUDIT_APP } from '../console/app.js';
 import { currentConsole } from '../console/session.js';
 import { consolePage, consoleSignIn, showSignIn } from '../console/signin.js';
@@ -50,11 +51,12 @@ function atTool(event: AuditEvent, tool: string): boolean {
  * timeline, with the delegation chain as an indented tree. Each search is
  * itself an audit event.
  */
-export function auditorRoutes(app: FastifyInstance, ctx: IdpContext): void {
-  const auditorGroups = new Set(ctx.realm.config.audit.auditor_groups);
-  consoleSignIn(app, ctx, AUDIT_APP);
+export function auditorRoutes(app: FastifyInstance, idp: IdpContext): void {
+  const auditorGroups = new Set(idp.realm.config.audit.auditor_groups);
+  consoleSignIn(app, idp, AUDIT_APP);
 
   app.get(AUDIT_APP.path, async (request: FastifyRequest<{ Querystring: Query }>, reply) => {
+    const ctx = serving(idp, request);
     const session = await currentConsole(ctx, AUDIT_APP, request);
     if (!session) return showSignIn(ctx, AUDIT_APP, request, reply);
     const user = ctx.realm.usersBySub.get(session.sub);
@@ -83,12 +85,15 @@ export function auditorRoutes(app: FastifyInstance, ctx: IdpContext): void {
     }
     const untraced = events.filter((e) => e.trace_id === undefined);
     const groups = groupByTrace([...[...whole.values()].flat(), ...untraced]);
-    ctx.audit.record({
-      event: 'audit.queried',
-      outcome: 'success',
-      sub: session.sub,
-      data: { filters: Object.entries(filters).map(([name, value]) => `${name}=${value}`) },
-    });
+    ctx.audit.record(
+      {
+        event: 'audit.queried',
+        outcome: 'success',
+        sub: session.sub,
+        data: { filters: Object.entries(filters).map(([name, value]) => `${name}=${value}`) },
+      },
+      ctx.request,
+    );
     return consolePage(
       reply,
       auditPage({

@@ -10,7 +10,6 @@ import {
   sha256,
   UnauthorizedClient,
 } from '@palisade/core';
-import { currentRequest } from '../audit/context.js';
 import { audienceFor, checkResource } from '../checks/resource.js';
 import { checkScope, checkScopeAudience } from '../checks/scope.js';
 import { CIBA } from '../config/schema.js';
@@ -99,7 +98,10 @@ async function checkUserCode(ctx: IdpContext, client: Client, user: User, userCo
   const counter = `${client.id}/${user.username}`;
   const refuse = (reason: string) => {
     ctx.log.warn({ event: 'ciba.user_code_refused', client: client.id, user: sha256(user.sub).slice(0, 16), reason }, 'user_code refused');
-    ctx.audit.record({ event: 'ciba.user_code_refused', outcome: 'failure', reason, sub: user.sub, client: client.id, data: { reason } });
+    ctx.audit.record(
+      { event: 'ciba.user_code_refused', outcome: 'failure', reason, sub: user.sub, client: client.id, data: { reason } },
+      ctx.request,
+    );
     return InvalidUserCode('the user_code is not valid');
   };
   if (userCode.length > 256) throw refuse('too long');
@@ -164,7 +166,7 @@ export async function startBackchannelAuthentication(
     createdAt: now,
     expiresAt: now + lifetime,
     handle: sha256(authReqId),
-    traceId: currentRequest()?.traceId,
+    traceId: ctx.request?.traceId,
     notification: notifies ? { token: notificationToken as string, authReqId } : undefined,
     ...(dpopJkt ? { dpopJkt } : {}),
   };

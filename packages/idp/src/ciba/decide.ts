@@ -54,16 +54,19 @@ async function decide(ctx: IdpContext, request: CibaRequest, decision: CibaDecis
     },
     'CIBA decision',
   );
-  ctx.audit.record({
-    event: `ciba.${decision.outcome}`,
-    outcome: decision.outcome === 'approved' ? 'success' : 'failure',
-    ...(decision.outcome === 'approved' ? {} : { reason: decision.outcome }),
-    sub: request.sub,
-    client: request.clientId,
-    ...(request.traceId ? { trace_id: request.traceId } : {}),
-    ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
-    data: { request: request.rid, ...('acr' in decision ? { acr: decision.acr, amr: [...decision.amr] } : {}) },
-  });
+  ctx.audit.record(
+    {
+      event: `ciba.${decision.outcome}`,
+      outcome: decision.outcome === 'approved' ? 'success' : 'failure',
+      ...(decision.outcome === 'approved' ? {} : { reason: decision.outcome }),
+      sub: request.sub,
+      client: request.clientId,
+      ...(request.traceId ? { trace_id: request.traceId } : {}),
+      ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+      data: { request: request.rid, ...('acr' in decision ? { acr: decision.acr, amr: [...decision.amr] } : {}) },
+    },
+    ctx.request,
+  );
   ctx.backchannel.changed(request.sub);
   if (request.notification) void deliverOutcome(ctx, request, decision);
   return 'recorded';
@@ -235,15 +238,18 @@ async function notifyClient(ctx: IdpContext, request: CibaRequest, decision: Cib
       // Tokens nobody received must not stay valid: nobody can fetch them later (push clients cannot poll).
       await revokeGrant(ctx.store, decision.grantId);
       ctx.log.warn({ event: 'ciba.push_revoked', client: client.id, request: request.rid }, 'undelivered CIBA tokens revoked');
-      ctx.audit.record({
-        event: 'grant.revoked',
-        outcome: 'success',
-        reason: 'push_undelivered',
-        sub: request.sub,
-        client: client.id,
-        ...(request.traceId ? { trace_id: request.traceId } : {}),
-        data: { grant_id: decision.grantId, cause: 'push_undelivered', request: request.rid },
-      });
+      ctx.audit.record(
+        {
+          event: 'grant.revoked',
+          outcome: 'success',
+          reason: 'push_undelivered',
+          sub: request.sub,
+          client: client.id,
+          ...(request.traceId ? { trace_id: request.traceId } : {}),
+          data: { grant_id: decision.grantId, cause: 'push_undelivered', request: request.rid },
+        },
+        ctx.request,
+      );
     }
     return outcome;
   }

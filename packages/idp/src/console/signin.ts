@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import type { IdpContext } from '../context.js';
 import { checkPassword, checkTotp, REFUSALS, typedCode } from '../interactions/credentials.js';
 import { checkFormPost } from '../interactions/guard.js';
@@ -28,10 +29,11 @@ export async function showSignIn(ctx: IdpContext, app: ConsoleApp, request: Fast
  * TOTP checks as the authorization flow's pages (lockout, replay), the same
  * CSRF and Origin checks, a session of the app's own.
  */
-export function consoleSignIn(server: FastifyInstance, ctx: IdpContext, app: ConsoleApp, csp?: string): void {
+export function consoleSignIn(server: FastifyInstance, idp: IdpContext, app: ConsoleApp, csp?: string): void {
   const home = (reply: FastifyReply) => reply.redirect(app.path, 303);
 
   server.post(`${app.path}/login`, async (request, reply) => {
+    const ctx = serving(idp, request);
     const login = await consoleLogin(ctx, app, request, reply, false);
     if (!login) return home(reply);
     if (!checkFormPost(ctx, request, reply, login.login.csrf)) return reply;
@@ -55,6 +57,7 @@ export function consoleSignIn(server: FastifyInstance, ctx: IdpContext, app: Con
   });
 
   server.post(`${app.path}/totp`, async (request, reply) => {
+    const ctx = serving(idp, request);
     const login = await consoleLogin(ctx, app, request, reply, false);
     const user = login?.login.pendingSub ? ctx.realm.usersBySub.get(login.login.pendingSub) : undefined;
     if (!login || !user) return home(reply);
@@ -70,11 +73,12 @@ export function consoleSignIn(server: FastifyInstance, ctx: IdpContext, app: Con
   });
 
   server.post(`${app.path}/logout`, async (request, reply) => {
+    const ctx = serving(idp, request);
     const session = await currentConsole(ctx, app, request);
     if (!session) return home(reply);
     if (!checkFormPost(ctx, request, reply, session.csrf)) return reply;
     await endConsole(ctx, app, request, reply);
-    ctx.audit.record({ event: 'user.signed_out', outcome: 'success', sub: session.sub, data: { app: app.name } });
+    ctx.audit.record({ event: 'user.signed_out', outcome: 'success', sub: session.sub, data: { app: app.name } }, ctx.request);
     return home(reply);
   });
 }

@@ -1,5 +1,6 @@
 import { InsufficientScope, InvalidRequest, InvalidToken, NotFound, OAuthError } from '@palisade/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { pendingRequests } from '../ciba/decide.js';
 import type { IdpContext } from '../context.js';
 import { sendBearerError, sendError } from '../http/responses.js';
@@ -31,14 +32,14 @@ const FAILURES: Partial<Record<Outcome, OAuthError>> = {
  *   POST /device/api/requests/{id}/approve     { "code": "123456" } → { status: "approved" }
  *   POST /device/api/requests/{id}/deny        → { status: "denied" }
  */
-export function deviceApi(app: FastifyInstance, ctx: IdpContext, base: string): void {
+export function deviceApi(app: FastifyInstance, idp: IdpContext, base: string): void {
   async function authenticate(request: FastifyRequest): Promise<{ sub: string; amr: readonly string[] }> {
     const header = request.headers.authorization;
     const match = header === undefined ? undefined : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
     if (!match?.[1]) throw new MissingToken();
-    const claims = await ctx.tokens.verifyAccessToken(match[1]);
-    if (![claims.aud].flat().includes(ctx.endpoints.device)) throw InvalidToken('the token is not meant for the authentication device');
-    if (!ctx.realm.usersBySub.has(claims.sub)) throw InvalidToken('the token does not name a user');
+    const claims = await idp.tokens.verifyAccessToken(match[1]);
+    if (![claims.aud].flat().includes(idp.endpoints.device)) throw InvalidToken('the token is not meant for the authentication device');
+    if (!idp.realm.usersBySub.has(claims.sub)) throw InvalidToken('the token does not name a user');
     if (!(claims.scope ?? '').split(' ').includes(DEVICE_SCOPE)) throw InsufficientScope(`the ${DEVICE_SCOPE} scope is required`);
     return { sub: claims.sub, amr: Array.isArray(claims.amr) ? claims.amr.map(String) : [] };
   }
@@ -52,6 +53,7 @@ export function deviceApi(app: FastifyInstance, ctx: IdpContext, base: string): 
   }
 
   app.get(`${base}/requests`, async (request, reply) => {
+    const ctx = serving(idp, request);
     try {
       const { sub } = await authenticate(request);
       const requests = (await pendingRequests(ctx, sub)).map((pending) => viewOf(ctx, pending));
@@ -63,6 +65,7 @@ export function deviceApi(app: FastifyInstance, ctx: IdpContext, base: string): 
 
   for (const action of ['approve', 'deny'] as const) {
     app.post(`${base}/requests/:rid/${action}`, async (request: FastifyRequest<{ Params: { rid: string } }>, reply) => {
+      const ctx = serving(idp, request);
       try {
         const { sub, amr } = await authenticate(request);
         const body = request.body;

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { pendingRequests } from '../ciba/decide.js';
 import { DEVICE_APP } from '../console/app.js';
 import { currentConsole } from '../console/session.js';
@@ -16,13 +17,14 @@ const HEARTBEAT_MS = 15_000;
  * once for changes on this node and within REFRESH_MS for the rest. The
  * stream ends when the device is signed out or the server closes.
  */
-export function deviceEvents(app: FastifyInstance, ctx: IdpContext, path: string): void {
+export function deviceEvents(app: FastifyInstance, idp: IdpContext, path: string): void {
   const open = new Set<() => void>();
   app.addHook('preClose', async () => {
     for (const end of open) end();
   });
 
   app.get(path, async (request: FastifyRequest, reply: FastifyReply) => {
+    const ctx = serving(idp, request);
     const device = await currentConsole(ctx, DEVICE_APP, request);
     if (!device)
       return reply.code(401).type('application/json').send({ error: 'login_required', error_description: 'sign in on /device first' });

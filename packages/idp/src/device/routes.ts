@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { pendingRequests } from '../ciba/decide.js';
 import { DEVICE_APP } from '../console/app.js';
 import { currentConsole } from '../console/session.js';
@@ -30,13 +31,14 @@ type RequestAction = FastifyRequest<{ Params: { rid: string } }>;
  * fresh code or denies with one tap. The same actions are a JSON API
  * (./api.ts) for devices built elsewhere.
  */
-export function deviceRoutes(app: FastifyInstance, ctx: IdpContext): void {
+export function deviceRoutes(app: FastifyInstance, idp: IdpContext): void {
   const base = PATHS.device;
   app.get('/assets/device.js', async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(DEVICE_SCRIPT),
   );
 
   app.get(base, async (request: FastifyRequest<{ Querystring: { notice?: string } }>, reply) => {
+    const ctx = serving(idp, request);
     const device = await currentConsole(ctx, DEVICE_APP, request);
     if (device) {
       const user = ctx.realm.usersBySub.get(device.sub);
@@ -55,10 +57,11 @@ export function deviceRoutes(app: FastifyInstance, ctx: IdpContext): void {
     return showSignIn(ctx, DEVICE_APP, request, reply, DEVICE_CSP);
   });
 
-  consoleSignIn(app, ctx, DEVICE_APP, DEVICE_CSP);
+  consoleSignIn(app, idp, DEVICE_APP, DEVICE_CSP);
 
   for (const action of ['approve', 'deny'] as const) {
     app.post(`${base}/requests/:rid/${action}`, async (request: RequestAction, reply) => {
+      const ctx = serving(idp, request);
       const device = await currentConsole(ctx, DEVICE_APP, request);
       if (!device) return backHome(reply);
       if (!checkFormPost(ctx, request, reply, device.csrf)) return reply;
@@ -68,6 +71,6 @@ export function deviceRoutes(app: FastifyInstance, ctx: IdpContext): void {
     });
   }
 
-  deviceEvents(app, ctx, `${base}/events`);
-  deviceApi(app, ctx, `${base}/api`);
+  deviceEvents(app, idp, `${base}/events`);
+  deviceApi(app, idp, `${base}/api`);
 }

@@ -1,5 +1,6 @@
 import { OAuthError, randomToken } from '@palisade/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { identifyClient, validateAuthorizationRequest } from '../checks/authorization-request.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { redirectToClient } from '../interactions/authorization-response.js';
@@ -37,8 +38,9 @@ function queryOf(request: FastifyRequest): URLSearchParams {
  * browser, then either answers at once (SSO session and consent present) or
  * sends the user through login, TOTP and consent.
  */
-export function authorizationEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+export function authorizationEndpoint(app: FastifyInstance, idp: IdpContext): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const ctx = serving(idp, request);
     const query = queryOf(request);
     const requestUris = query.getAll('request_uri');
     let authorization: AuthorizationRequest;

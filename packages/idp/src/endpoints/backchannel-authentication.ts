@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { serving } from '../audit/context.js';
 import { startBackchannelAuthentication } from '../ciba/authentication-request.js';
 import { expire } from '../ciba/decide.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
@@ -13,8 +14,9 @@ import { noStore, sendError } from '../http/responses.js';
  * request appears on the user's authentication device at once; the client
  * gets the auth_req_id to poll with, or waits for a ping or push.
  */
-export function backchannelAuthenticationEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+export function backchannelAuthenticationEndpoint(app: FastifyInstance, idp: IdpContext): void {
   app.post(PATHS.backchannelAuthentication, async (request, reply) => {
+    const ctx = serving(idp, request);
     try {
       const body = formBody(request);
       const { client } = await authenticateClient(ctx, request, body);
@@ -24,19 +26,22 @@ export function backchannelAuthenticationEndpoint(app: FastifyInstance, ctx: Idp
       const started = await startBackchannelAuthentication(ctx, client, body, proof?.jkt);
       const { rid, sub, expiresAt } = started.request;
       ctx.log.info({ event: 'ciba.requested', client: client.id, request: rid, mode: client.deliveryMode }, 'CIBA request');
-      ctx.audit.record({
-        event: 'ciba.requested',
-        outcome: 'success',
-        sub,
-        client: client.id,
-        ...(started.request.authorizationDetails ? { authorization_details: started.request.authorizationDetails } : {}),
-        data: {
-          request: rid,
-          mode: client.deliveryMode ?? 'poll',
-          scope: started.request.scope.join(' '),
-          ...(started.request.bindingMessage ? { binding_message: started.request.bindingMessage } : {}),
+      ctx.audit.record(
+        {
+          event: 'ciba.requested',
+          outcome: 'success',
+          sub,
+          client: client.id,
+          ...(started.request.authorizationDetails ? { authorization_details: started.request.authorizationDetails } : {}),
+          data: {
+            request: rid,
+            mode: client.deliveryMode ?? 'poll',
+            scope: started.request.scope.join(' '),
+            ...(started.request.bindingMessage ? { binding_message: started.request.bindingMessage } : {}),
+          },
         },
-      });
+        ctx.request,
+      );
       ctx.backchannel.changed(sub);
       // Expire on time, so ping and push clients hear of it; the sweep catches what a restart lost.
       ctx.backchannel.later(expiresAt - ctx.clock.now() + 1, async () => {

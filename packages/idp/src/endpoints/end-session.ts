@@ -1,5 +1,6 @@
 import { InvalidRequest, OAuthError } from '@palisade/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { matchesRegistered } from '../checks/redirect-uri.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { readParams } from '../http/params.js';
@@ -68,8 +69,9 @@ function done(reply: FastifyReply, logout: LogoutRequest): FastifyReply {
  * asked for offline_access (OIDC Core §11), so their refresh tokens fail
  * from then on (SECURITY R6).
  */
-export function endSessionEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+export function endSessionEndpoint(app: FastifyInstance, idp: IdpContext): void {
   app.get(PATHS.endSession, async (request: FastifyRequest, reply) => {
+    const ctx = serving(idp, request);
     const query = new URLSearchParams(request.url.split('?')[1] ?? '');
     const logout = await validateOrRefuse(ctx, query, reply);
     if (!logout) return reply;
@@ -84,6 +86,7 @@ export function endSessionEndpoint(app: FastifyInstance, ctx: IdpContext): void 
   });
 
   app.post(PATHS.endSession, async (request: FastifyRequest, reply) => {
+    const ctx = serving(idp, request);
     const body = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
     const logout = await validateOrRefuse(ctx, body, reply);
     if (!logout) return reply;
@@ -95,13 +98,16 @@ export function endSessionEndpoint(app: FastifyInstance, ctx: IdpContext): void 
     }
     const revoked = await revokeLinkedGrants(ctx.store, sessionLinks(session.sid), { keepOffline: true });
     await endSession(ctx, request, reply);
-    ctx.audit.record({
-      event: 'user.signed_out',
-      outcome: 'success',
-      sub: session.sub,
-      ...(logout.client ? { client: logout.client.id } : {}),
-      data: { app: 'signin', grants_revoked: revoked },
-    });
+    ctx.audit.record(
+      {
+        event: 'user.signed_out',
+        outcome: 'success',
+        sub: session.sub,
+        ...(logout.client ? { client: logout.client.id } : {}),
+        data: { app: 'signin', grants_revoked: revoked },
+      },
+      ctx.request,
+    );
     return done(reply, logout);
   });
 }

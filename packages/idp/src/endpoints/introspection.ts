@@ -1,5 +1,6 @@
 import { InvalidClient, InvalidRequest, sha256 } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
+import { serving } from '../audit/context.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { formBody, readParams } from '../http/params.js';
@@ -21,8 +22,9 @@ function mayIntrospect(ctx: IdpContext, caller: Client, owner: string, audiences
  * expired, revoked, from a revoked grant (e.g. after code reuse), or that the
  * caller has no business seeing introspects as `{ active: false }` (§2.2).
  */
-export function introspectionEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+export function introspectionEndpoint(app: FastifyInstance, idp: IdpContext): void {
   app.post(PATHS.introspection, async (request, reply) => {
+    const ctx = serving(idp, request);
     try {
       const body = formBody(request);
       const { client } = await authenticateClient(ctx, request, body);
@@ -31,15 +33,18 @@ export function introspectionEndpoint(app: FastifyInstance, ctx: IdpContext): vo
       const { token } = readParams(body, ['token', 'token_type_hint']);
       if (token === undefined) throw InvalidRequest('token is required');
       const answer = await introspect(ctx, client, token);
-      ctx.audit.record({
-        event: 'token.introspected',
-        outcome: answer.active === true ? 'success' : 'failure',
-        ...(answer.active === true ? {} : { reason: 'inactive' }),
-        client: client.id,
-        ...(typeof answer.sub === 'string' ? { sub: answer.sub } : {}),
-        ...(typeof answer.jti === 'string' ? { jti: answer.jti } : {}),
-        data: { active: answer.active === true },
-      });
+      ctx.audit.record(
+        {
+          event: 'token.introspected',
+          outcome: answer.active === true ? 'success' : 'failure',
+          ...(answer.active === true ? {} : { reason: 'inactive' }),
+          client: client.id,
+          ...(typeof answer.sub === 'string' ? { sub: answer.sub } : {}),
+          ...(typeof answer.jti === 'string' ? { jti: answer.jti } : {}),
+          data: { active: answer.active === true },
+        },
+        ctx.request,
+      );
       return noStore(reply).send(answer);
     } catch (error) {
       return sendError(reply, error);

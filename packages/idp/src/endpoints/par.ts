@@ -1,5 +1,6 @@
 import { InvalidDpopProof, InvalidRequest, randomToken } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
+import { serving } from '../audit/context.js';
 import { redirectFor, validateAuthorizationRequest } from '../checks/authorization-request.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
@@ -22,8 +23,9 @@ export interface PushedRequest {
  * request never reaches the user. The answer is a one-time `request_uri`
  * with 256 bits of randomness (SECURITY P4), bound to this client (P3).
  */
-export function parEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+export function parEndpoint(app: FastifyInstance, idp: IdpContext): void {
   app.post(PATHS.par, async (request, reply) => {
+    const ctx = serving(idp, request);
     try {
       const body = formBody(request);
       const { client } = await authenticateClient(ctx, request, body);
@@ -44,13 +46,16 @@ export function parEndpoint(app: FastifyInstance, ctx: IdpContext): void {
       const handle = randomToken(32);
       const lifetime = ctx.realm.config.par.lifetime;
       await ctx.store.insert('pushed_request', handle, pushed, { expiresAt: ctx.clock.now() + lifetime });
-      ctx.audit.record({
-        event: 'par.pushed',
-        outcome: 'success',
-        client: client.id,
-        ...(pushed.request.authorizationDetails ? { authorization_details: pushed.request.authorizationDetails } : {}),
-        data: { scope: pushed.request.scope.join(' ') },
-      });
+      ctx.audit.record(
+        {
+          event: 'par.pushed',
+          outcome: 'success',
+          client: client.id,
+          ...(pushed.request.authorizationDetails ? { authorization_details: pushed.request.authorizationDetails } : {}),
+          data: { scope: pushed.request.scope.join(' ') },
+        },
+        ctx.request,
+      );
       return noStore(reply)
         .code(201)
         .send({ request_uri: REQUEST_URI_PREFIX + handle, expires_in: lifetime });

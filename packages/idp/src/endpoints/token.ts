@@ -1,6 +1,6 @@
 import { InvalidDpopProof, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '@palisade/core';
 import type { FastifyInstance } from 'fastify';
-import { contextOf } from '../audit/context.js';
+import { contextOf, serving } from '../audit/context.js';
 import { authenticateClient } from '../client-auth/authenticate.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { dpopProof } from '../dpop/proof.js';
@@ -22,8 +22,9 @@ export const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
 );
 
 /** The token endpoint (OAuth 2.1 §3.2): authenticate the client, then hand over to its grant. */
-export function tokenEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+export function tokenEndpoint(app: FastifyInstance, idp: IdpContext): void {
   app.post(PATHS.token, async (request, reply) => {
+    const ctx = serving(idp, request);
     try {
       const body = formBody(request);
       const client = (await authenticateClient(ctx, request, body)).client;

@@ -1,5 +1,6 @@
 import { InsufficientScope, InvalidRequest, InvalidToken, OAuthError } from '@palisade/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { dpopProof } from '../dpop/proof.js';
 import { sendBearerError } from '../http/responses.js';
@@ -32,8 +33,9 @@ function presentedToken(request: FastifyRequest): PresentedToken | undefined {
  * a tool is not a key to the user's profile (RFC 8707, least privilege).
  * A DPoP-bound token is accepted only with a proof by its key (RFC 9449 §7).
  */
-export function userinfoEndpoint(app: FastifyInstance, ctx: IdpContext): void {
+export function userinfoEndpoint(app: FastifyInstance, idp: IdpContext): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const ctx = serving(idp, request);
     let scheme: PresentedToken['scheme'] = 'Bearer';
     try {
       const presented = presentedToken(request);

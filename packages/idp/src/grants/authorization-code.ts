@@ -65,7 +65,13 @@ export const authorizationCodeGrant: GrantHandler<(typeof parameters)[number]> =
 /** OAuth 2.1 §4.1.3: a second redemption revokes every token already issued from this code. */
 async function reused(ctx: IdpContext, grantId: string): Promise<never> {
   await revokeGrant(ctx.store, grantId);
-  ctx.audit.record({ event: 'authorization_code.reused', outcome: 'failure', reason: 'code_reuse', data: { grant_id: grantId } });
-  ctx.audit.record({ event: 'grant.revoked', outcome: 'success', reason: 'reuse', data: { grant_id: grantId, cause: 'reuse' } });
+  ctx.audit.record(
+    { event: 'authorization_code.reused', outcome: 'failure', reason: 'code_reuse', data: { grant_id: grantId } },
+    ctx.request,
+  );
+  ctx.audit.record(
+    { event: 'grant.revoked', outcome: 'success', reason: 'reuse', data: { grant_id: grantId, cause: 'reuse' } },
+    ctx.request,
+  );
   throw InvalidGrant('the code was already used');
 }

@@ -32,6 +32,7 @@ export const clientCredentialsGrant: GrantHandler<(typeof parameters)[number]> =
     // No user here: only rules naming this client (or naming nobody) can grant (RFC 9396 §6).
     if (authorizationDetails) ctx.realm.detailPolicy.check(authorizationDetails, client, undefined);
     const access = await ctx.tokens.accessToken({
+      served: ctx.request,
       client,
       sub: client.id,
       audience,

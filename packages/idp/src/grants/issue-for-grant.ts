@@ -28,6 +28,7 @@ export async function issueForGrant(
 ): Promise<TokenResponse> {
   const { client, grant, grantId, scope, authorizationDetails } = input;
   const access = await ctx.tokens.accessToken({
+    served: ctx.request,
     client,
     sub: grant.sub,
     audience: audienceFor(ctx.realm, client, grant.resource),

@@ -60,7 +60,13 @@ export const refreshTokenGrant: GrantHandler<(typeof parameters)[number]> = {
 /** A rotated refresh token came back: two parties hold it, so the whole family goes (RFC 9700 §4.14.2). */
 async function replayed(ctx: IdpContext, grantId: string): Promise<never> {
   await revokeGrant(ctx.store, grantId);
-  ctx.audit.record({ event: 'refresh_token.reused', outcome: 'failure', reason: 'refresh_token_reuse', data: { grant_id: grantId } });
-  ctx.audit.record({ event: 'grant.revoked', outcome: 'success', reason: 'reuse', data: { grant_id: grantId, cause: 'reuse' } });
+  ctx.audit.record(
+    { event: 'refresh_token.reused', outcome: 'failure', reason: 'refresh_token_reuse', data: { grant_id: grantId } },
+    ctx.request,
+  );
+  ctx.audit.record(
+    { event: 'grant.revoked', outcome: 'success', reason: 'reuse', data: { grant_id: grantId, cause: 'reuse' } },
+    ctx.request,
+  );
   throw InvalidGrant('the refresh token was already used');
 }

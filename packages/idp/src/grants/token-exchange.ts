@@ -91,15 +91,18 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
       if (!user) throw InvalidRequest("only a person's token can be turned into an assertion or ID token");
       const attributes = releasedAttributes(subject.scope, rule.attributes);
       // Access tokens are recorded where they are minted; assertions and ID tokens here.
-      ctx.audit.record({
-        event: 'token.exchanged',
-        outcome: 'success',
-        sub: subject.sub,
-        client: client.id,
-        ...(subject.jti ? { derived_from: subject.jti } : {}),
-        ...(act ? { act } : {}),
-        data: { audience: target, token_type: issuedType, attributes: [...attributes] },
-      });
+      ctx.audit.record(
+        {
+          event: 'token.exchanged',
+          outcome: 'success',
+          sub: subject.sub,
+          client: client.id,
+          ...(subject.jti ? { derived_from: subject.jti } : {}),
+          ...(act ? { act } : {}),
+          data: { audience: target, token_type: issuedType, attributes: [...attributes] },
+        },
+        ctx.request,
+      );
       if (requestedType === 'id_token') {
         const { token, expiresIn } = await ctx.tokens.exchangedIdToken({
           user,
@@ -136,6 +139,7 @@ export const tokenExchangeGrant: GrantHandler<(typeof parameters)[number]> = {
     }
 
     const access = await ctx.tokens.accessToken({
+      served: ctx.request,
       client,
       sub: subject.sub,
       audience: targets.length === 1 ? target : targets,

@@ -1,5 +1,6 @@
 import { OAuthError } from '@palisade/core';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { contextOf } from '../audit/context.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { ParsedConfig } from '../config/schema.js';
 import type { Client } from '../realm.js';
@@ -114,13 +115,16 @@ export class RateLimits {
     if (taken.allowed) return;
     if (taken.first) {
       this.#log.warn({ event: 'request.throttled', scope, client: clientId, endpoint: request.url.split('?')[0] }, 'rate limit reached');
-      this.#audit.record({
-        event: 'request.throttled',
-        outcome: 'failure',
-        reason: `rate_limit_${scope}`,
-        ...(clientId ? { client: clientId } : {}),
-        data: { endpoint: request.url.split('?')[0] ?? '', scope, limit: limiter.limit, window: limiter.window },
-      });
+      this.#audit.record(
+        {
+          event: 'request.throttled',
+          outcome: 'failure',
+          reason: `rate_limit_${scope}`,
+          ...(clientId ? { client: clientId } : {}),
+          data: { endpoint: request.url.split('?')[0] ?? '', scope, limit: limiter.limit, window: limiter.window },
+        },
+        contextOf(request),
+      );
     }
     throw new Throttled(taken.retryAfter);
   }

@@ -17,13 +17,16 @@ export async function handleConsent(
   if (!session) return reply.redirect(interactionPath(id), 303);
   const decision = (request.body as URLSearchParams).get('decision');
   if (decision === 'deny') {
-    ctx.audit.record({
-      event: 'consent.denied',
-      outcome: 'failure',
-      reason: 'user_denied',
-      sub: session.sub,
-      client: interaction.request.clientId,
-    });
+    ctx.audit.record(
+      {
+        event: 'consent.denied',
+        outcome: 'failure',
+        reason: 'user_denied',
+        sub: session.sub,
+        client: interaction.request.clientId,
+      },
+      ctx.request,
+    );
     return finish(ctx, reply, id, interaction, { error: 'access_denied', error_description: 'the user denied the request' });
   }
   if (decision !== 'allow') return reply.redirect(interactionPath(id), 303);
@@ -40,13 +43,16 @@ export async function handleConsent(
     ],
   };
   await ctx.store.upsert('consent', key, consent, { expiresAt: null });
-  ctx.audit.record({
-    event: 'consent.granted',
-    outcome: 'success',
-    sub: session.sub,
-    client: authz.clientId,
-    ...(authz.authorizationDetails ? { authorization_details: authz.authorizationDetails } : {}),
-    data: { scope: authz.scope.join(' '), ...(authz.resource ? { resource: authz.resource } : {}) },
-  });
+  ctx.audit.record(
+    {
+      event: 'consent.granted',
+      outcome: 'success',
+      sub: session.sub,
+      client: authz.clientId,
+      ...(authz.authorizationDetails ? { authorization_details: authz.authorizationDetails } : {}),
+      data: { scope: authz.scope.join(' '), ...(authz.resource ? { resource: authz.resource } : {}) },
+    },
+    ctx.request,
+  );
   return resume(ctx, reply, id, interaction, session, { consentGiven: true });
 }

@@ -2,7 +2,6 @@ import { sha256 } from '@palisade/core';
 import argon2 from 'argon2';
 import type { FastifyReply } from 'fastify';
 import { verify } from 'otplib';
-import { currentRequest } from '../audit/context.js';
 import { type IdpContext, PATHS } from '../context.js';
 import type { User } from '../realm.js';
 import { clearFailures, logRefusal, reserveAttempt } from './login-failures.js';
@@ -108,15 +107,18 @@ function auditFactor(
   user: User | undefined,
   result: 'ok' | 'invalid' | 'locked',
 ): void {
-  const endpoint = currentRequest()?.endpoint ?? '';
+  const endpoint = ctx.request?.endpoint ?? '';
   const app = endpoint.startsWith(PATHS.device) ? 'device' : 'signin';
-  ctx.audit.record({
-    event: result === 'ok' ? 'user.authenticated' : result === 'locked' ? 'user.locked_out' : 'user.authentication_failed',
-    outcome: result === 'ok' ? 'success' : 'failure',
-    ...(result === 'ok' ? {} : { reason: result }),
-    ...(user ? { sub: user.sub } : {}),
-    data: { method, app, ...(user ? {} : { user_hash: sha256(username.toLowerCase()).slice(0, 16) }) },
-  });
+  ctx.audit.record(
+    {
+      event: result === 'ok' ? 'user.authenticated' : result === 'locked' ? 'user.locked_out' : 'user.authentication_failed',
+      outcome: result === 'ok' ? 'success' : 'failure',
+      ...(result === 'ok' ? {} : { reason: result }),
+      ...(user ? { sub: user.sub } : {}),
+      data: { method, app, ...(user ? {} : { user_hash: sha256(username.toLowerCase()).slice(0, 16) }) },
+    },
+    ctx.request,
+  );
 }
 
 /** A TOTP code as typed: spaces dropped; anything but six digits is not worth a lockout slot. */

@@ -54,12 +54,15 @@ export function checkFormPost(ctx: IdpContext, request: FastifyRequest, reply: F
   const sameOrigin = originOk && siteOk;
   if (!body || csrf?.length !== 1 || !safeEqual(csrf[0] ?? '', expectedCsrf) || !sameOrigin) {
     reply.log.warn({ event: 'interaction.form_refused', origin: originOk, site: siteOk }, 'cross-site or forged form refused');
-    ctx.audit.record({
-      event: 'form.refused',
-      outcome: 'failure',
-      reason: !sameOrigin ? 'cross_site' : 'bad_csrf_token',
-      data: { path: request.url.split('?')[0] ?? '' },
-    });
+    ctx.audit.record(
+      {
+        event: 'form.refused',
+        outcome: 'failure',
+        reason: !sameOrigin ? 'cross_site' : 'bad_csrf_token',
+        data: { path: request.url.split('?')[0] ?? '' },
+      },
+      ctx.request,
+    );
     refuse(reply, 403, 'Request refused', 'This form was not submitted from this sign-in page. Start again from the application.');
     return false;
   }

@@ -40,13 +40,16 @@ export async function issueAuthorizationCode(ctx: IdpContext, request: Authoriza
     ...(request.dpopJkt ? { dpopJkt: request.dpopJkt } : {}),
   };
   await ctx.store.insert('authorization_code', sha256(code), record, { expiresAt: now + lifetimes.authorization_code, grantId });
-  ctx.audit.record({
-    event: 'authorization_code.issued',
-    outcome: 'success',
-    sub: session.sub,
-    client: request.clientId,
-    ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
-    data: { grant_id: grantId, scope: request.scope.join(' ') },
-  });
+  ctx.audit.record(
+    {
+      event: 'authorization_code.issued',
+      outcome: 'success',
+      sub: session.sub,
+      client: request.clientId,
+      ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+      data: { grant_id: grantId, scope: request.scope.join(' ') },
+    },
+    ctx.request,
+  );
   return code;
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serving } from '../audit/context.js';
 import { type IdpContext, PATHS } from '../context.js';
 import { handleConsent } from './consent.js';
 import type { LoadedInteraction } from './guard.js';
@@ -36,8 +37,9 @@ async function showPage(ctx: IdpContext, request: InteractionRequest, reply: Fas
 }
 
 /** Every POST step runs behind the same checks: the interaction is live, bound to this browser, and the form is genuine. */
-function formStep(ctx: IdpContext, step: Step) {
+function formStep(idp: IdpContext, step: Step) {
   return async (request: InteractionRequest, reply: FastifyReply) => {
+    const ctx = serving(idp, request);
     const loaded = await loadInteraction(ctx, request, reply);
     if (!loaded) return reply;
     if (!checkFormPost(ctx, request, reply, loaded.interaction.csrf)) return reply;
@@ -45,15 +47,16 @@ function formStep(ctx: IdpContext, step: Step) {
   };
 }
 
-export function interactionRoutes(app: FastifyInstance, ctx: IdpContext): void {
+export function interactionRoutes(app: FastifyInstance, idp: IdpContext): void {
   app.get('/assets/palisade.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );
   app.get(`${PATHS.interaction}/:id`, async (request: InteractionRequest, reply) => {
+    const ctx = serving(idp, request);
     const loaded = await loadInteraction(ctx, request, reply);
     return loaded ? showPage(ctx, request, reply, loaded) : reply;
   });
-  app.post(`${PATHS.interaction}/:id/login`, formStep(ctx, handleLogin));
-  app.post(`${PATHS.interaction}/:id/totp`, formStep(ctx, handleTotp));
-  app.post(`${PATHS.interaction}/:id/consent`, formStep(ctx, handleConsent));
+  app.post(`${PATHS.interaction}/:id/login`, formStep(idp, handleLogin));
+  app.post(`${PATHS.interaction}/:id/totp`, formStep(idp, handleTotp));
+  app.post(`${PATHS.interaction}/:id/consent`, formStep(idp, handleConsent));
 }

@@ -10,7 +10,7 @@ import { consentId } from './resume.js';
  * whose consent was withdrawn.
  */
 export async function withdrawConsent(
-  ctx: Pick<IdpContext, 'store'> & { audit?: IdpContext['audit'] },
+  ctx: Pick<IdpContext, 'store' | 'request'> & { audit?: IdpContext['audit'] },
   sub: string,
   clientId?: string,
 ): Promise<string[]> {
@@ -23,7 +23,7 @@ export async function withdrawConsent(
     const client = decodeURIComponent(record.id.slice(record.id.indexOf('/') + 1));
     await ctx.store.delete('consent', record.id);
     const revoked = await revokeLinkedGrants(ctx.store, consentLinks(sub, client), { keepOffline: false });
-    ctx.audit?.record({ event: 'consent.withdrawn', outcome: 'success', sub, client, data: { grants_revoked: revoked } });
+    ctx.audit?.record({ event: 'consent.withdrawn', outcome: 'success', sub, client, data: { grants_revoked: revoked } }, ctx.request);
     withdrawn.push(client);
   }
   return withdrawn;

@@ -11,7 +11,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { currentRequest } from '../audit/context.js';
+import type { RequestContext } from '../audit/context.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { SigningAlgorithm } from '../config/schema.js';
 import type { Keystore } from '../keys/keystore.js';
@@ -46,6 +46,8 @@ export interface AccessTokenRequest {
   readonly derivedFrom?: string | undefined;
   /** RFC 9449 §6.1: bind the token to this key thumbprint (`cnf.jkt`). */
   readonly jkt?: string | undefined;
+  /** The token request being served (`ctx.request`): its grant type and trace go into the audit event. */
+  readonly served?: RequestContext | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -156,25 +158,28 @@ export class TokenIssuer {
       ...(request.grantId ? { grantId: request.grantId } : {}),
     });
     const exchanged = request.derivedFrom !== undefined;
-    this.#audit.record({
-      event: exchanged ? 'token.exchanged' : 'token.issued',
-      outcome: 'success',
-      sub: request.sub,
-      client: request.client.id,
-      jti,
-      ...(request.derivedFrom ? { derived_from: request.derivedFrom } : {}),
-      ...(request.act ? { act: request.act } : {}),
-      ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
-      data: {
-        audience: typeof request.audience === 'string' ? request.audience : [...request.audience],
-        scope: request.scope.join(' '),
-        ...(exchanged
-          ? { token_type: 'urn:ietf:params:oauth:token-type:access_token' }
-          : { grant_type: currentRequest()?.grantType ?? '' }),
-        ...(request.grantId ? { grant_id: request.grantId } : {}),
-        ...(request.jkt ? { dpop_jkt: request.jkt } : {}),
+    this.#audit.record(
+      {
+        event: exchanged ? 'token.exchanged' : 'token.issued',
+        outcome: 'success',
+        sub: request.sub,
+        client: request.client.id,
+        jti,
+        ...(request.derivedFrom ? { derived_from: request.derivedFrom } : {}),
+        ...(request.act ? { act: request.act } : {}),
+        ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+        data: {
+          audience: typeof request.audience === 'string' ? request.audience : [...request.audience],
+          scope: request.scope.join(' '),
+          ...(exchanged
+            ? { token_type: 'urn:ietf:params:oauth:token-type:access_token' }
+            : { grant_type: request.served?.grantType ?? '' }),
+          ...(request.grantId ? { grant_id: request.grantId } : {}),
+          ...(request.jkt ? { dpop_jkt: request.jkt } : {}),
+        },
       },
-    });
+      request.served,
+    );
     return { token, jti, expiresIn: exp - now };
   }
 
