@@ -1,4 +1,4 @@
-import { InvalidClient, InvalidRequest, safeEqual, sha256 } from '@palisade/core';
+import { digestEqual, InvalidClient, InvalidRequest, sha256 } from '@palisade/core';
 import type { FastifyRequest } from 'fastify';
 import { contextOf } from '../audit/context.js';
 import type { ClientAuthMethod } from '../config/schema.js';
@@ -92,10 +92,13 @@ async function identify(ctx: IdpContext, request: FastifyRequest, body: URLSearc
   return { client, method: 'none' };
 }
 
+/** What an unknown client's secret is compared with: no secret hashes to it. */
+const UNKNOWN_CLIENT = sha256('\0unknown-client');
+
 function checkSecret(ctx: IdpContext, clientId: string, secret: string, method: ClientAuthMethod): Client {
   const client = ctx.realm.clients.get(clientId);
   // Hash and compare even for an unknown client, so timing does not reveal which ids exist.
-  const matches = safeEqual(sha256(secret), client?.secretHash ?? sha256('\0unknown-client'));
+  const matches = digestEqual(sha256(secret), client?.secretHash ?? UNKNOWN_CLIENT);
   if (!client?.authMethods.has(method) || !matches) {
     throw InvalidClient('client authentication failed', `${method} failed`);
   }

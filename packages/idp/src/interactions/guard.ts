@@ -1,4 +1,4 @@
-import { safeEqual, sha256 } from '@palisade/core';
+import { digestEqual, safeEqual, sha256 } from '@palisade/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULTS } from '../config/defaults.js';
 import type { IdpContext } from '../context.js';
@@ -28,7 +28,7 @@ export async function loadInteraction(
   const { id } = request.params;
   const found = await ctx.store.find<Interaction>('interaction', id);
   const cookie = request.cookies[DEFAULTS.interaction.cookieName];
-  if (!found || !cookie || !safeEqual(sha256(cookie), found.value.browserBinding)) {
+  if (!found || !cookie || !digestEqual(sha256(cookie), found.value.browserBinding)) {
     refuse(reply, 400, 'Sign-in expired', 'This sign-in request has expired or was started in another browser.');
     return undefined;
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type AuthorizationDetail, type Clock, InvalidToken, randomToken, safeEqual, sha256 } from '@palisade/core';
+import { type AuthorizationDetail, type Clock, digestEqual, InvalidToken, randomToken, sha256 } from '@palisade/core';
 import type { Store, StoredRecord } from '@palisade/store';
 import {
   compactVerify,
@@ -356,7 +356,7 @@ export class TokenIssuer {
     if (typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || claims.exp <= this.#clock.now()) return undefined;
     const record = await this.#store.find<AccessTokenRecord>('access_token', claims.jti);
     const expected = record?.value.tokenHash;
-    if (!record || expected === undefined || !safeEqual(expected, sha256(token))) return undefined;
+    if (!record || expected === undefined || !digestEqual(expected, sha256(token))) return undefined;
     if (!this.#keystore.jwks.keys.some((key) => key.kid === kid)) return undefined;
     return { claims: claims as AccessTokenClaims, record };
   }
