@@ -120,6 +120,11 @@ describe('sensitive calls wait for a person: CIBA from the gateway (ARCHITECTURE
         const entry = allowed.find((e) => e.component === 'gateway' && e.data?.operation === 'tools/call payments.transfer');
         assert.equal(entry?.data?.approval, 'amount above 10000.00');
         assert.equal(entry?.data?.status, 201);
+        // One trace (ADR 0008, 0012): the gateway's CIBA request, alice's decision and the exchange for payments join the call's.
+        const trace = entry?.trace_id ?? assert.fail('the decision names no trace');
+        const events = (await domain.trail({ traceId: trace })).map((e) => `${e.component} ${e.event}`);
+        for (const expected of ['idp ciba.requested', 'idp ciba.approved', 'idp token.exchanged', 'tool:payments tool.call_allowed'])
+          assert.ok(events.includes(expected), `${expected} is not in the call's trace: ${events.join(', ')}`);
       });
 
       it('denied on the device: the tool is not called and the agent reads why (isError)', async () => {

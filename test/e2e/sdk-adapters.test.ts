@@ -22,7 +22,7 @@ describe('SDK adapters: plain node:http and Express enforce the same rules as th
     const nodeServer = createServer(
       protectNodeHandler(verifier, (_request, response, token) => {
         requireDetail(token, TOOL);
-        response.writeHead(200, { 'content-type': 'text/plain' }).end(`hello ${token.sub}`);
+        response.writeHead(200, { 'content-type': 'text/plain', 'x-token-trace': token.traceId ?? '' }).end(`hello ${token.sub}`);
       }),
     );
     const app = express();
@@ -31,7 +31,10 @@ describe('SDK adapters: plain node:http and Express enforce the same rules as th
       const token = (request as { palisadeToken?: Parameters<typeof requireDetail>[0] }).palisadeToken;
       if (!token) throw new Error('no token');
       requireDetail(token, TOOL);
-      response.type('text/plain').send(`hello ${token.sub}`);
+      response
+        .type('text/plain')
+        .header('x-token-trace', token.traceId ?? '')
+        .send(`hello ${token.sub}`);
     });
     app.use(expressErrorHandler(verifier));
     const expressServer = createServer(app);
@@ -76,6 +79,35 @@ describe('SDK adapters: plain node:http and Express enforce the same rules as th
       const other = await fetch(`${bases[name]}/?x=1`, { headers: { authorization: `Bearer ${gatewayToken}x` } });
       assert.equal(other.status, 401);
       assert.match(other.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    });
+
+    it(`${name}: each request's token carries that request's trace (ADR 0012), even when the verified token is shared`, async () => {
+      const traces = ['4bf92f3577b34da6a3ce929d0e0e4736', '0af7651916cd43dd8448eb211c80319c'];
+      // The same token at once under two traces: the verifier's cached token is one object, each request gets its own copy.
+      const answers = await Promise.all(
+        traces.map((trace) =>
+          fetch(`${bases[name]}/`, {
+            headers: { authorization: `Bearer ${gatewayToken}`, traceparent: `00-${trace}-00f067aa0ba902b7-01` },
+          }),
+        ),
+      );
+      for (const [i, answer] of answers.entries()) {
+        assert.equal(answer.status, 200);
+        assert.equal(answer.headers.get('x-token-trace'), traces[i]);
+        // The answer continues the caller's trace from a span of its own (W3C Trace Context §3.2).
+        const [version, trace, span, flags] = (answer.headers.get('traceparent') ?? '').split('-');
+        assert.deepEqual([version, trace, flags], ['00', traces[i], '01']);
+        assert.match(span ?? '', /^[0-9a-f]{16}$/);
+        assert.notEqual(span, '00f067aa0ba902b7');
+      }
+      // No traceparent (or an invalid one): a new trace, the same on the token and the answer.
+      for (const headers of [{}, { traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` }]) {
+        const fresh = await fetch(`${bases[name]}/`, { headers: { authorization: `Bearer ${gatewayToken}`, ...headers } });
+        const trace = fresh.headers.get('x-token-trace') ?? '';
+        assert.match(trace, /^[0-9a-f]{32}$/);
+        assert.ok(!traces.includes(trace) && !/^0+$/.test(trace));
+        assert.equal(fresh.headers.get('traceparent')?.split('-')[1], trace);
+      }
     });
   }
 });
