@@ -19,12 +19,17 @@ export function parseTraceparent(header: string | string[] | undefined): string 
 }
 
 /**
- * 32 hex digits from a UUID v4 (122 random bits, never all zeros). Node pools
- * the randomness behind randomUUID; a randomBytes call per request showed up
- * at 5 % of the token endpoint's profile.
+ * 32 hex digits: 12 of the millisecond, then 20 random (80 bits) from a UUID
+ * v4, skipping its fixed version and variant digits; never all zeros. W3C
+ * Trace Context Level 2 §3.2.2.3 asks randomness of the right-most 7 bytes
+ * only; the time first makes the audit trail's trace index grow at its end
+ * instead of on a random page for every event (ADR 0013). Node pools the
+ * randomness behind randomUUID; a randomBytes call per request showed up at
+ * 5 % of the token endpoint's profile.
  */
 export function newTraceId(): string {
-  return randomUUID().replaceAll('-', '');
+  const random = randomUUID().replaceAll('-', '');
+  return `${Date.now().toString(16).padStart(12, '0')}${random.slice(0, 12)}${random.slice(13, 16)}${random.slice(17, 22)}`;
 }
 
 /** 16 hex digits for a span (parent-id), from the same pool. */

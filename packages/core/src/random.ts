@@ -25,6 +25,20 @@ export function randomToken(bytes = 32): string {
   return value;
 }
 
+/**
+ * A unique id that sorts by when it was made: 12 hex digits of the
+ * millisecond, then `bytes` random bytes (80 bits by default), base64url. For
+ * ids that key a store's B-tree and are no secret (an access token's `jti`,
+ * RFC 7519 §4.1.7, inside a signed token that already says `iat`): new ids
+ * land at the end of the index instead of on a random page, which a store
+ * micro-benchmark measured at 12 µs of CPU per inserted token record against
+ * 37 for random keys (ADR 0013). Not for handles that must be unguessable:
+ * those are `randomToken`.
+ */
+export function timeOrderedId(bytes = 10): string {
+  return `${Date.now().toString(16).padStart(12, '0')}${randomToken(bytes)}`;
+}
+
 /** SHA-256 of a value, base64url. Stores keep this instead of the raw handle. */
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');

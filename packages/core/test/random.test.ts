@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { digestEqual, randomToken, sha256 } from '../src/random.js';
+import { digestEqual, randomToken, sha256, timeOrderedId } from '../src/random.js';
 
 describe('randomToken: pooled CSPRNG bytes, each served once', () => {
   it('gives the asked entropy, base64url, and never the same value twice across many pool refills', () => {
@@ -36,5 +36,18 @@ describe('digestEqual: digests compared in constant time without rehashing', () 
     assert.equal(digestEqual(sha256('secret'), sha256('Secret')), false);
     assert.equal(digestEqual(sha256('secret'), sha256('secret').slice(1)), false);
     assert.equal(digestEqual('', sha256('secret')), false);
+  });
+});
+
+describe('timeOrderedId: unique ids that sort by when they were made (ADR 0013)', () => {
+  it('an id made in a later millisecond sorts after one made earlier; ids of one millisecond still differ', async () => {
+    const first = Array.from({ length: 200 }, () => timeOrderedId());
+    assert.equal(new Set(first).size, first.length);
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    const later = timeOrderedId();
+    assert.ok(first.every((id) => id < later));
+    // 12 hex digits of the millisecond, then 80 random bits.
+    assert.match(later, /^[0-9a-f]{12}[A-Za-z0-9_-]{14}$/);
+    assert.ok(Math.abs(Number.parseInt(later.slice(0, 12), 16) - Date.now()) < 1000);
   });
 });

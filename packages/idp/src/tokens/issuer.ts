@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type AuthorizationDetail, type Clock, digestEqual, InvalidToken, randomToken, sha256 } from '@palisade/core';
+import { type AuthorizationDetail, type Clock, digestEqual, InvalidToken, randomToken, sha256, timeOrderedId } from '@palisade/core';
 import type { Store, StoredRecord } from '@palisade/store';
 import {
   compactVerify,
@@ -120,7 +120,8 @@ export class TokenIssuer {
 
   async accessToken(request: AccessTokenRequest): Promise<IssuedAccessToken> {
     const now = this.#clock.now();
-    const jti = randomToken(16);
+    // Time-ordered: the token record's key lands at the end of the store's index (ADR 0013).
+    const jti = timeOrderedId();
     const exp = Math.min(now + this.#lifetimes.accessToken, request.notAfter ?? Number.POSITIVE_INFINITY);
     const mayAct = typeof request.audience === 'string' ? this.#audienceOwners.get(request.audience) : undefined;
     const { kid, alg, key } = this.#keystore.signingKey(this.#accessTokenAlg);
