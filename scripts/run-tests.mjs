@@ -11,6 +11,7 @@ const roots = [
   'packages/audit/dist/test',
   'packages/idp/dist/test',
   'packages/gateway/dist/test',
+  'packages/resource-server/dist/test',
   'packages/cli/dist/test',
   'test/dist/e2e',
 ];

@@ -13,12 +13,21 @@ let pooled = 0;
  * the benchmark machine (one per token's `jti`), a slice of the pool 0.3.
  */
 export function randomToken(bytes = 32): string {
-  if (bytes > 64) return randomBytes(bytes).toString('base64url');
+  return draw(bytes, 'base64url');
+}
+
+/** `bytes` random bytes as hex, from the same pool (W3C trace and span ids). */
+export function randomHex(bytes: number): string {
+  return draw(bytes, 'hex');
+}
+
+function draw(bytes: number, encoding: 'base64url' | 'hex'): string {
+  if (bytes > 64) return randomBytes(bytes).toString(encoding);
   if (pooled + bytes > pool.length) {
     pool = randomBytes(POOL_SIZE);
     pooled = 0;
   }
-  const value = pool.toString('base64url', pooled, pooled + bytes);
+  const value = pool.toString(encoding, pooled, pooled + bytes);
   // Each byte serves once: wiped as it is handed out.
   pool.fill(0, pooled, pooled + bytes);
   pooled += bytes;

@@ -61,14 +61,14 @@ export function refusalOf(response: ServerResponse): string | undefined {
 export function auditWhenFinished(
   response: ServerResponse,
   audit: AuditSink | undefined,
-  input: { audience: string; operation: string; traceId: string | undefined; token: () => VerifiedToken | undefined },
+  input: { audience: string; method: string | undefined; url: string; traceId: string | undefined; token: () => VerifiedToken | undefined },
 ): void {
   if (!audit) return;
   response.once('finish', () => {
     audit.send(
       decisionEvent({
         audience: input.audience,
-        operation: input.operation,
+        operation: `${input.method} ${input.url.split('?')[0]}`,
         token: input.token(),
         status: response.statusCode,
         error: refusalOf(response),

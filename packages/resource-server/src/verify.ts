@@ -8,8 +8,9 @@ import {
   OAuthError,
   verifyDpopProof,
 } from '@palisade/core';
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { errors, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type IntrospectionOptions, Introspector } from './introspection.js';
+import { remoteKeys } from './jwks.js';
 
 /** What a verified Palisade access token says (RFC 9068, RFC 9396, RFC 8693 §4.1). */
 export interface VerifiedToken {
@@ -33,7 +34,7 @@ export interface VerifiedToken {
    * `verifyRequest` when the request names one, as the adapters do):
    * exchanges and fetches made for this request continue it.
    */
-  readonly traceId?: string;
+  readonly traceId?: string | undefined;
 }
 
 /** Where the token came from: an incoming request's pieces, framework-neutral. */
@@ -112,7 +113,7 @@ function header(request: IncomingRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The request's copy of a (possibly cached, shared) verified token, with the request's trace. */
+/** The request's copy of a cached, shared verified token, with the request's trace. */
 function inTrace(verified: VerifiedToken, traceId: string | undefined): VerifiedToken {
   return traceId === undefined ? verified : { ...verified, traceId };
 }
@@ -143,6 +144,9 @@ export class TokenVerifier {
   readonly #dpop: DpopOptions & { remember: NonNullable<DpopOptions['remember']> };
   readonly #introspector: Introspector | undefined;
   readonly #now: () => number;
+  /** jwtVerify's options, built once; `currentDate` is added per call only when a clock is injected. */
+  readonly #claims: JWTVerifyOptions;
+  readonly #injectedClock: boolean;
   #keys: JWTVerifyGetKey | undefined;
   readonly #jwksUri: string | undefined;
   /**
@@ -158,6 +162,15 @@ export class TokenVerifier {
     this.#cacheVerified = cacheVerified !== false;
     this.#options = { clockTolerance: 30, jwksCooldown: 30, maxTokenLength: 8192, ...rest };
     this.#now = now ?? (() => Date.now() / 1000);
+    this.#injectedClock = now !== undefined;
+    this.#claims = {
+      issuer: this.#options.issuer,
+      audience: this.#options.audience,
+      typ: 'at+jwt',
+      algorithms: ALGORITHMS,
+      clockTolerance: this.#options.clockTolerance,
+      requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id'],
+    };
     this.#dpop = { ...dpop, remember: dpop?.remember ?? new MemoryReplayCache(this.#now).remember };
     this.#introspector = introspection ? new Introspector(options.issuer, introspection, this.#now) : undefined;
     this.#jwksUri = options.jwksUri;
@@ -187,7 +200,7 @@ export class TokenVerifier {
         throw new Error('authorization server metadata does not match the issuer');
       uri = metadata.jwks_uri;
     }
-    this.#keys = createRemoteJWKSet(new URL(uri), { cooldownDuration: this.#options.jwksCooldown * 1000, cacheMaxAge: 10 * 60 * 1000 });
+    this.#keys = remoteKeys(new URL(uri), { cooldownDuration: this.#options.jwksCooldown * 1000, cacheMaxAge: 10 * 60 * 1000 });
     return this.#keys;
   }
 
@@ -221,28 +234,27 @@ export class TokenVerifier {
   }
 
   /** Verifies a token string; every failure is 401 `invalid_token` without saying which check failed. */
-  async verify(token: string): Promise<VerifiedToken> {
+  verify(token: string): Promise<VerifiedToken> {
+    return this.#verify(token, undefined);
+  }
+
+  /** `verify`, with the request's trace put on the token it returns (a copy when the token is a cached one). */
+  async #verify(token: string, traceId: string | undefined): Promise<VerifiedToken> {
     if (token.length > this.#options.maxTokenLength) throw InvalidToken('the access token is too large');
     const cached = this.#verified.get(token);
     if (cached) {
       // The same expiry rule as jwtVerify's: valid while now < exp + clockTolerance.
       if (this.#now() < cached.exp + this.#options.clockTolerance) {
         await this.#introspector?.assertActive(token, cached.exp);
-        return cached;
+        return inTrace(cached, traceId);
       }
       this.#verified.delete(token);
     }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, await this.#jwks(), {
-        issuer: this.#options.issuer,
-        audience: this.#options.audience,
-        typ: 'at+jwt',
-        algorithms: ALGORITHMS,
-        clockTolerance: this.#options.clockTolerance,
-        currentDate: new Date(this.#now() * 1000),
-        requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id'],
-      }));
+      const keys = this.#keys ?? (await this.#jwks());
+      const options = this.#injectedClock ? { ...this.#claims, currentDate: new Date(this.#now() * 1000) } : this.#claims;
+      ({ payload } = await jwtVerify(token, keys, options));
     } catch (error) {
       const reason = error instanceof errors.JOSEError ? error.code : 'malformed';
       throw InvalidToken('the access token is invalid', reason);
@@ -271,11 +283,13 @@ export class TokenVerifier {
       token,
       jkt: cnf?.jkt as string | undefined,
       claims: payload,
+      // Always present, so every verified token has one shape; the cached one never carries a request's trace.
+      traceId: this.#cacheVerified ? undefined : traceId,
     };
     if (!this.#cacheVerified) return verified;
     if (this.#verified.size >= MAX_VERIFIED) this.#verified.delete(this.#verified.keys().next().value ?? '');
     this.#verified.set(token, verified);
-    return verified;
+    return inTrace(verified, traceId);
   }
 
   /**
@@ -291,7 +305,7 @@ export class TokenVerifier {
     const dpop = presented.scheme === 'DPoP';
     let verified: VerifiedToken;
     try {
-      verified = await this.verify(presented.token);
+      verified = await this.#verify(presented.token, request.traceId);
     } catch (error) {
       throw dpop && error instanceof OAuthError ? new DpopRefusal(error) : error;
     }
@@ -299,7 +313,7 @@ export class TokenVerifier {
     if (!dpop) {
       if (verified.jkt !== undefined) throw new DpopRefusal(InvalidToken('the access token is DPoP-bound: send it with a DPoP proof'));
       if (this.#dpop.required) throw new DpopRefusal(InvalidToken('this resource accepts DPoP-bound tokens only'));
-      return inTrace(verified, request.traceId);
+      return verified;
     }
     if (verified.jkt === undefined) throw new DpopRefusal(InvalidToken('the access token is not DPoP-bound'));
     const path = request.url.split('?')[0] ?? '/';
@@ -327,7 +341,7 @@ export class TokenVerifier {
       const nonce = error.error === 'use_dpop_nonce' ? await this.#dpop.nonces?.current() : undefined;
       throw new DpopRefusal(error, nonce);
     }
-    return inTrace(verified, request.traceId);
+    return verified;
   }
 }
 

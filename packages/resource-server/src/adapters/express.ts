@@ -30,7 +30,8 @@ export function requireToken(verifier: TokenVerifier, options: { readonly audit?
     const url = request.originalUrl ?? request.url ?? '/';
     auditWhenFinished(response, options.audit, {
       audience: verifier.audience,
-      operation: `${request.method} ${url.split('?')[0]}`,
+      method: request.method,
+      url,
       traceId,
       token: () => request.palisadeToken,
     });

@@ -52,7 +52,8 @@ export function protectNodeHandler(
     let verified: VerifiedToken | undefined;
     auditWhenFinished(response, options.audit, {
       audience: verifier.audience,
-      operation: `${request.method} ${url.split('?')[0]}`,
+      method: request.method,
+      url,
       traceId,
       token: () => verified,
     });
