@@ -4,10 +4,9 @@
 // ratio (issue 10). Each node is its own process; the load generator
 // (autocannon) runs here, splitting its connections across the nodes.
 // Bounded: BENCH_DURATION (s, default 10) × BENCH_ROUNDS (default 3), loopback only.
-import { fork } from 'node:child_process';
 import { testDatabase } from '@palisade/store/testing/postgres';
 import autocannon from 'autocannon';
-import { freePort, median, writeResult } from './lib.mjs';
+import { median, startServer, stopServers, writeResult } from './lib.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -16,16 +15,11 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const db = await testDatabase('palisade_bench');
 if (db.unavailable) process.exit(0);
 
-async function node(port, issuerPort) {
-  const child = fork(new URL('./servers/idp-postgres.mjs', import.meta.url), [], {
-    env: { ...process.env, PORT: String(port), ISSUER_PORT: String(issuerPort), DATABASE_URL: db.url, SCHEMA: db.schema },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}/token` };
+/** One IdP node on the shared schema; the first names the issuer, the second takes the first's port as its issuer's. */
+async function node(issuer) {
+  const env = { DATABASE_URL: db.url, SCHEMA: db.schema, ...(issuer ? { ISSUER_PORT: new URL(issuer.url).port } : {}) };
+  const server = await startServer('./servers/idp-postgres.mjs', env);
+  return { ...server, url: `${server.url}/token` };
 }
 
 const request = {
@@ -46,9 +40,8 @@ async function measure(urls, seconds = duration) {
   return results.reduce((sum, r) => sum + r.requests.average, 0);
 }
 
-const [portA, portB] = [await freePort(), await freePort()];
-const a = await node(portA, portA);
-const b = await node(portB, portA);
+const a = await node();
+const b = await node(a);
 const one = [];
 const two = [];
 try {
@@ -58,8 +51,7 @@ try {
     two.push(await measure([a.url, b.url]));
   }
 } finally {
-  a.child.kill();
-  b.child.kill();
+  await stopServers();
   await new Promise((resolve) => setTimeout(resolve, 300));
   await db.drop();
 }

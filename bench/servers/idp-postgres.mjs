@@ -1,5 +1,5 @@
 // One IdP node of a cluster, in its own process: the demo realm on a shared PostgreSQL schema.
-// ISSUER_PORT names the cluster's public port (the issuer), PORT this node's own.
+// ISSUER_PORT names the cluster's public port (the issuer; this node's own PORT when absent).
 import { readFileSync } from 'node:fs';
 import { createIdp, parseConfig } from '@palisade/idp';
 import { PostgresStore } from '@palisade/store';
@@ -10,7 +10,10 @@ const document = parse(readFileSync(new URL('../../examples/demo/palisade.yaml',
 // One load generator on one address and one client: limits far above what it can send keep the limiter's cost in the figure.
 const unlimited = { per_client: 1e9, per_ip: 1e9 };
 document.rate_limits = { token: unlimited, par: unlimited, backchannel_authentication: unlimited };
-const config = parseConfig(document, 'bench', { PALISADE_IDP_PORT: process.env.ISSUER_PORT, PALISADE_DATA: '/nonexistent' });
+const config = parseConfig(document, 'bench', {
+  PALISADE_IDP_PORT: process.env.ISSUER_PORT ?? process.env.PORT,
+  PALISADE_DATA: '/nonexistent',
+});
 const store = await PostgresStore.connect({
   connectionString: process.env.DATABASE_URL,
   options: `-c search_path=${process.env.SCHEMA}`,
