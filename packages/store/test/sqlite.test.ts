@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '@palisade/core';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/sqlite.js';
@@ -176,6 +178,58 @@ it('sqlite: on the writer thread a write that fails rejects alone and leaves not
   assert.deepEqual(inserted, { status: 'fulfilled', value: true });
   assert.equal((await store.readAudit()).length, 0);
   assert.deepEqual((await store.find('session', 's1'))?.value, { ok: true });
+  await store.close();
+});
+
+/**
+ * Makes the writer thread of the store on `file` die as a crash would, from outside and with no hook in
+ * the store: through the inspector, it blocks for `blockMs` (batches sent meanwhile never run), then exits.
+ * Resolves once it is blocked, with the inspector session to disconnect afterwards.
+ */
+async function crashWriterThread(file: string, blockMs: number): Promise<Session> {
+  const marker = `${file}.blocked`;
+  const expression = `(() => {
+    const { workerData } = require('node:worker_threads');
+    if (workerData.filename !== ${JSON.stringify(file)}) return;
+    require('node:fs').writeFileSync(${JSON.stringify(marker)}, '');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${blockMs});
+    process.exit(70);
+  })()`;
+  const session = new Session();
+  session.connect();
+  session.on('NodeWorker.attachedToWorker', ({ params }) => {
+    if (!params.workerInfo.url.endsWith('/sqlite-writer.js')) return;
+    const evaluate = { id: 1, method: 'Runtime.evaluate', params: { expression, includeCommandLineAPI: true } };
+    session.post('NodeWorker.sendMessageToWorker', { sessionId: params.sessionId, message: JSON.stringify(evaluate) });
+  });
+  session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
+  while (!existsSync(marker)) await sleep(5);
+  return session;
+}
+
+it('sqlite: a writer thread that dies fails the batch it held as of unknown outcome; the store carries on on its own connection', {
+  timeout: 20_000,
+}, async () => {
+  const file = join(dir, 'writer-lost.db');
+  const genesis = '0'.repeat(64);
+  const store = new SqliteStore(file, undefined, { writerThread: true });
+  assert.equal(await store.insert('session', 'before', {}, { expiresAt: null }), true);
+  await store.appendAudit([auditEntry(1)], link, genesis);
+  const session = await crashWriterThread(file, 1000);
+  try {
+    // Sent to a thread that never runs it: the store cannot know whether it was committed, and says so.
+    await assert.rejects(store.insert('session', 'lost', {}, { expiresAt: null }), /may or may not have been committed/);
+  } finally {
+    session.disconnect();
+  }
+  assert.equal(await store.insert('session', 'after', {}, { expiresAt: null }), true);
+  await store.appendAudit([auditEntry(2)], link, genesis);
+  assert.ok(await store.find('session', 'before'));
+  assert.ok(await store.find('session', 'after'));
+  assert.equal(await store.find('session', 'lost'), undefined, 'the blocked thread never ran it');
+  const rows = await store.readAudit();
+  assert.equal(rows.length, 2);
+  assertOneChain(rows, genesis);
   await store.close();
 });
 
