@@ -1,4 +1,4 @@
-import { randomHex } from '@palisade/core';
+import { randomHex, timeOrderedId } from '@palisade/core';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
@@ -28,7 +28,7 @@ export function parseTraceparent(header: string | string[] | undefined): string 
  * profile.
  */
 export function newTraceId(): string {
-  return `${Date.now().toString(16).padStart(12, '0')}${randomHex(10)}`;
+  return timeOrderedId(10, 'hex');
 }
 
 /** 16 hex digits for a span (parent-id), from the same pool; all zeros is invalid (§3.2.2.4), so never that. */

@@ -36,7 +36,8 @@ function draw(bytes: number, encoding: 'base64url' | 'hex'): string {
 
 /**
  * A unique id that sorts by when it was made: 12 hex digits of the
- * millisecond, then `bytes` random bytes (80 bits by default), base64url. For
+ * millisecond, then `bytes` random bytes (80 bits by default), base64url or
+ * hex (W3C trace ids, whose alphabet is hex). For
  * ids that key a store's B-tree and are no secret (an access token's `jti`,
  * RFC 7519 §4.1.7, inside a signed token that already says `iat`): new ids
  * land at the end of the index instead of on a random page, which a store
@@ -44,8 +45,8 @@ function draw(bytes: number, encoding: 'base64url' | 'hex'): string {
  * 37 for random keys (ADR 0013). Not for handles that must be unguessable:
  * those are `randomToken`.
  */
-export function timeOrderedId(bytes = 10): string {
-  return `${Date.now().toString(16).padStart(12, '0')}${randomToken(bytes)}`;
+export function timeOrderedId(bytes = 10, encoding: 'base64url' | 'hex' = 'base64url'): string {
+  return `${Date.now().toString(16).padStart(12, '0')}${draw(bytes, encoding)}`;
 }
 
 /** SHA-256 of a value, base64url. Stores keep this instead of the raw handle. */
